@@ -1,0 +1,63 @@
+"""Lucy's exceptions. Every error the service raises is a ``LucyError``::
+
+LucyError
+├── ConfigurationError        a setting is missing or contradicts another
+├── InvalidRequestError       the caller sent something we refuse (maps to 4xx)
+│   └── UnknownToolError      no tool has that slug (404)
+├── CatalogError              a catalog file is malformed (names file and tool)
+├── IndexNotReadyError        no live index version yet (503)
+├── IndexBuildError           a build failed; the live version is untouched
+└── BackendUnavailableError   Qdrant or Redis cannot be reached
+"""
+
+from __future__ import annotations
+
+
+class LucyError(Exception):
+    """Root of every error Lucy raises on purpose."""
+
+
+class ConfigurationError(LucyError):
+    """A setting is missing, malformed, or contradicts another."""
+
+
+class InvalidRequestError(LucyError):
+    """The caller asked for something we refuse; ``field`` names the offending input."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownToolError(InvalidRequestError):
+    """No tool in the live index has this slug."""
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"no tool with slug {slug!r}", field="slug")
+        self.slug = slug
+
+
+class CatalogError(LucyError):
+    """A catalog file cannot be read; the message names the file and the tool."""
+
+    def __init__(self, message: str, *, source: str, slug: str | None = None) -> None:
+        where = f"{source}: {slug}: " if slug else f"{source}: "
+        super().__init__(where + message)
+        self.source = source
+        self.slug = slug
+
+
+class IndexNotReadyError(LucyError):
+    """There is no live index version yet: run ``lucy index build``."""
+
+
+class IndexBuildError(LucyError):
+    """A build did not complete; the live version was not changed."""
+
+
+class BackendUnavailableError(LucyError):
+    """A backend (Qdrant server, Redis) cannot be reached."""
+
+    def __init__(self, message: str, *, backend: str) -> None:
+        super().__init__(message)
+        self.backend = backend

@@ -1,0 +1,74 @@
+"""One Settings object, read from ``LUCY_*`` environment variables; built once, passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RetrievalWeights(BaseModel):
+    """How the retriever fuses and re-scores; every number here is a tunable, not a literal."""
+
+    rrf_k: int = Field(60, ge=1, description="RRF constant: score = w / (rrf_k + rank).")
+    dense_weight: float = Field(1.0, ge=0.0, description="Weight of the dense ranking in RRF.")
+    sparse_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking in RRF.")
+    prefetch_limit: int = Field(50, ge=1, le=1000, description="Hits taken from each ranking.")
+    toolkit_mention_boost: float = Field(
+        0.5, ge=0.0, description="Added when the request names the tool's toolkit."
+    )
+    verb_match_boost: float = Field(
+        0.25, ge=0.0, description="Added when the request's action verb is the tool's verb."
+    )
+    verb_family_boost: float = Field(
+        0.1, ge=0.0, description="Added when the verbs differ but belong to one family."
+    )
+    verb_mismatch_penalty: float = Field(
+        0.2, ge=0.0, description="Subtracted when the request's verb contradicts the tool's."
+    )
+    object_match_boost: float = Field(
+        0.1, ge=0.0, description="Added when the request names the tool's object (issue, event)."
+    )
+    usage_prior_weight: float = Field(
+        0.05, ge=0.0, description="Weight of the normalised usage prior (0..1)."
+    )
+    missing_min_similarity: float = Field(
+        0.3,
+        ge=-1.0,
+        le=1.0,
+        description="Least dense cosine for an unconnected toolkit to count as strongly matching.",
+    )
+    missing_max_toolkits: int = Field(3, ge=0, description="At most this many missing toolkits.")
+    max_intents: int = Field(4, ge=1, description="Most parts a request is split into.")
+
+
+class Settings(BaseSettings):
+    """Lucy's configuration. Defaults need no server: embedded Qdrant, in-process cache."""
+
+    model_config = SettingsConfigDict(env_prefix="LUCY_", env_nested_delimiter="__", extra="ignore")
+
+    data_dir: Path = Field(Path(".lucy"), description="Embedded index, connections, usage stats.")
+    qdrant_url: str | None = Field(None, description="Qdrant server URL; unset = embedded engine.")
+    qdrant_api_key: SecretStr | None = None
+    collection_prefix: str = Field("lucy_tools", pattern=r"^[a-z][a-z0-9_]{0,40}$")
+    redis_url: str | None = Field(None, description="Redis URL; unset = in-process cache only.")
+    cache_ttl_seconds: float = Field(30.0, gt=0)
+    redis_timeout_seconds: float = Field(0.05, gt=0, description="Redis fails open past this.")
+    embedding_model: str | None = Field(
+        None, description="sentence-transformers model path or name; unset = bundled MiniLM."
+    )
+    embedding_batch_size: int = Field(64, ge=1)
+    query_cache_size: int = Field(2048, ge=0, description="LRU entries for query embeddings.")
+    torch_threads: int = Field(2, ge=1)
+    catalog_path: Path | None = Field(None, description="Folder of catalog YAML; unset = demo.")
+    default_k: int = Field(5, ge=1, le=50)
+    max_k: int = Field(50, ge=1, le=200)
+    max_query_chars: int = Field(2000, ge=10)
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    retrieval: RetrievalWeights = Field(default_factory=RetrievalWeights)  # type: ignore[arg-type]
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
