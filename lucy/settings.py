@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     max_query_chars: int = Field(2000, ge=10)
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
-    retrieval: RetrievalWeights = Field(default_factory=RetrievalWeights)  # type: ignore[arg-type]
+    retrieval: RetrievalWeights = Field(default_factory=RetrievalWeights)
 
     @property
     def index_dir(self) -> Path:

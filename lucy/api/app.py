@@ -1,0 +1,74 @@
+"""The FastAPI application, built from Settings (tests pass their own)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from lucy.api.routes import router
+from lucy.capability_index.service import CapabilityIndex
+from lucy.errors import (
+    BackendUnavailableError,
+    IndexNotReadyError,
+    InvalidRequestError,
+    LucyError,
+    UnknownToolError,
+)
+from lucy.settings import Settings
+
+_STATUS: list[tuple[type[LucyError], int]] = [
+    (UnknownToolError, 404),
+    (InvalidRequestError, 422),
+    (IndexNotReadyError, 503),
+    (BackendUnavailableError, 503),
+]
+
+
+def create_app(
+    settings: Settings | None = None, *, index: CapabilityIndex | None = None
+) -> FastAPI:
+    """The app. With no ``index`` one is opened from ``settings`` at startup, closed at exit."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = index is None
+        app.state.index = index or CapabilityIndex(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.index.close()
+
+    app = FastAPI(
+        title="Lucy",
+        version="0.1.0",
+        summary="Tool selection for an LLM assistant: retrieve the tools that fit a request.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(router)
+
+    @app.exception_handler(LucyError)
+    async def lucy_error(request: Request, exc: LucyError) -> JSONResponse:
+        status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
+        return _error(status, type(exc).__name__, str(exc), getattr(exc, "field", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or None
+        message = f"{where}: {first['msg']}" if where else str(first["msg"])
+        return _error(422, "InvalidRequestError", message, where)
+
+    return app
+
+
+def _error(status: int, kind: str, message: str, field: str | None) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content={"error": {"type": kind, "message": message, "field": field}}
+    )

@@ -1,0 +1,103 @@
+"""Routes of the retrieval half of the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from lucy.api.schemas import (
+    ConnectionsResponse,
+    ConnectRequest,
+    ErrorResponse,
+    HealthResponse,
+    RetrieveRequest,
+)
+from lucy.capability_index.service import CapabilityIndex
+from lucy.models import RetrievalResult, ToolSpec
+
+router = APIRouter()
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "No such tool."},
+    422: {"model": ErrorResponse, "description": "The request was refused; see the message."},
+    503: {"model": ErrorResponse, "description": "No index is live yet."},
+}
+
+
+def _index(request: Request) -> CapabilityIndex:
+    index: CapabilityIndex = request.app.state.index
+    return index
+
+
+@router.post("/v1/retrieve", response_model=RetrievalResult, responses=_ERRORS, tags=["retrieval"])
+def retrieve(body: RetrieveRequest, request: Request) -> RetrievalResult:
+    """The top-k connected tools for a request, and unconnected toolkits that would fit."""
+    return _index(request).retrieve(
+        body.query,
+        workspace_id=body.workspace_id,
+        user_id=body.user_id,
+        k=body.k,
+        toolkits=body.toolkits,
+    )
+
+
+@router.get("/v1/tools/{slug}", response_model=ToolSpec, responses=_ERRORS, tags=["retrieval"])
+def get_tool(slug: str, request: Request) -> ToolSpec:
+    """One tool of the live index, with its schema and intent tags."""
+    return _index(request).tool(slug)
+
+
+@router.get(
+    "/v1/workspaces/{workspace_id}/connections",
+    response_model=ConnectionsResponse,
+    responses=_ERRORS,
+    tags=["connections"],
+)
+def list_connections(
+    workspace_id: str, request: Request, user_id: str | None = Query(None)
+) -> ConnectionsResponse:
+    """Toolkits connected in a workspace (plus the user's own, given ``user_id``)."""
+    found = _index(request).connected(workspace_id, user_id)
+    return ConnectionsResponse(workspace_id=workspace_id, user_id=user_id, toolkits=found)
+
+
+@router.post(
+    "/v1/workspaces/{workspace_id}/connections",
+    response_model=ConnectionsResponse,
+    responses=_ERRORS,
+    tags=["connections"],
+)
+def connect(workspace_id: str, body: ConnectRequest, request: Request) -> ConnectionsResponse:
+    """Connect toolkits for a workspace, or for one user in it."""
+    found = _index(request).connect(workspace_id, body.toolkits, body.user_id)
+    return ConnectionsResponse(workspace_id=workspace_id, user_id=body.user_id, toolkits=found)
+
+
+@router.delete(
+    "/v1/workspaces/{workspace_id}/connections/{toolkit}",
+    response_model=ConnectionsResponse,
+    responses=_ERRORS,
+    tags=["connections"],
+)
+def disconnect(
+    workspace_id: str, toolkit: str, request: Request, user_id: str | None = Query(None)
+) -> ConnectionsResponse:
+    """Disconnect one toolkit from a workspace (or from one user in it)."""
+    found = _index(request).disconnect(workspace_id, [toolkit], user_id)
+    return ConnectionsResponse(workspace_id=workspace_id, user_id=user_id, toolkits=found)
+
+
+@router.get("/healthz", response_model=HealthResponse, tags=["health"])
+def healthz() -> HealthResponse:
+    """The process is up."""
+    return HealthResponse(status="ok")
+
+
+@router.get("/readyz", response_model=HealthResponse, responses=_ERRORS, tags=["health"])
+def readyz(request: Request) -> HealthResponse | JSONResponse:
+    """Ready when an index version is live."""
+    index = _index(request)
+    if not index.ready():
+        return JSONResponse(status_code=503, content={"status": "no index", "index_version": None})
+    return HealthResponse(status="ready", index_version=index.live_version())

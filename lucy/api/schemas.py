@@ -1,0 +1,45 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RetrieveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(description="What the user asked, in their words.", max_length=20_000)
+    workspace_id: str = Field(description="Workspace (Slack team) id, e.g. T024BE7LD or demo.")
+    user_id: str | None = Field(None, description="Adds the user's own connections.")
+    k: int | None = Field(None, description="How many candidates (default 5, at most 50).")
+    toolkits: list[str] | None = Field(
+        None, description="Search only these toolkits (still filtered by connections)."
+    )
+
+
+class ConnectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    toolkits: list[str] = Field(min_length=1, description="Toolkits to connect.")
+    user_id: str | None = Field(None, description="Connect for this user only.")
+
+
+class ConnectionsResponse(BaseModel):
+    workspace_id: str
+    user_id: str | None
+    toolkits: list[str]
+
+
+class ErrorBody(BaseModel):
+    type: str
+    message: str
+    field: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class HealthResponse(BaseModel):
+    status: str
+    index_version: str | None = None

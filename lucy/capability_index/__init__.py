@@ -1,0 +1,1 @@
+"""The capability index: catalog → documents → embeddings → Qdrant; retrieval and filters."""

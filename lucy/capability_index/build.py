@@ -1,0 +1,116 @@
+"""Index builds: every build writes a new collection; the live pointer swaps only at the end."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from lucy.capability_index.catalog import Catalog
+from lucy.capability_index.documents import render_document, to_payload
+from lucy.capability_index.embedder import Embedder
+from lucy.capability_index.sparse import SparseEncoder
+from lucy.capability_index.store import IndexPoint, VectorStore
+from lucy.errors import IndexBuildError
+
+Progress = Callable[[int, int], None]
+_EMBED_CHUNK = 256
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    collection: str
+    previous: str | None
+    tools: int
+    toolkits: int
+    embedded: int
+    reused: int
+    seconds: float
+
+
+def new_collection_name(prefix: str) -> str:
+    return f"{prefix}_v{datetime.now(UTC).strftime('%Y%m%d%H%M%S%f')}"
+
+
+def build_index(
+    store: VectorStore,
+    embedder: Embedder,
+    catalog: Catalog,
+    *,
+    prefix: str,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Write ``catalog`` to a new collection, reusing the live embeddings of unchanged tools.
+
+    The live pointer moves only after every point is written and sealed; on any failure the
+    new collection is dropped and the old one stays live.
+    """
+    started = time.perf_counter()
+    tools = catalog.tools
+    if not tools:
+        raise IndexBuildError("the catalog has no tools")
+    previous = store.live()
+    texts = [render_document(t, catalog.toolkits[t.toolkit].name) for t in tools]
+    reusable: dict[str, list[float]] = {}
+    if previous is not None:
+        hashes = {t.point_id: t.content_hash for t in tools}
+        for point in store.fetch(previous, list(hashes)):
+            same = point.payload.get("content_hash") == hashes.get(point.id)
+            if same and point.payload.get("embedder") == embedder.model_id:
+                reusable[point.id] = list(point.dense)
+    todo = [i for i, t in enumerate(tools) if t.point_id not in reusable]
+    dense: dict[int, list[float]] = {
+        i: reusable[t.point_id] for i, t in enumerate(tools) if t.point_id in reusable
+    }
+    done = len(dense)
+    if progress:
+        progress(done, len(tools))
+    for start in range(0, len(todo), _EMBED_CHUNK):
+        chunk = todo[start : start + _EMBED_CHUNK]
+        for i, vector in zip(
+            chunk, embedder.encode_documents([texts[i] for i in chunk]), strict=True
+        ):
+            dense[i] = vector
+        done += len(chunk)
+        if progress:
+            progress(done, len(tools))
+    sparse = SparseEncoder.for_corpus(texts)
+    points = [
+        IndexPoint(
+            id=t.point_id,
+            dense=dense[i],
+            sparse=sparse.encode_document(texts[i]),
+            payload=to_payload(t, embedder_id=embedder.model_id),
+        )
+        for i, t in enumerate(tools)
+    ]
+    name = new_collection_name(prefix)
+    try:
+        store.create_collection(name, embedder.dimension)
+        store.upsert(name, points)
+        store.seal(name)
+        store.set_live(name)
+    except BaseException as exc:
+        store.drop_collection(name)
+        if isinstance(exc, Exception):
+            raise IndexBuildError(f"build of {name} failed, {previous} stays live: {exc}") from exc
+        raise
+    prune(store, keep={name, previous})
+    return BuildReport(
+        collection=name,
+        previous=previous,
+        tools=len(tools),
+        toolkits=len({t.toolkit for t in tools}),
+        embedded=len(todo),
+        reused=len(tools) - len(todo),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def prune(store: VectorStore, *, keep: set[str | None]) -> list[str]:
+    """Drop every collection but the live one and the rollback target (and crashed builds)."""
+    dropped = [c for c in store.collections() if c not in keep]
+    for name in dropped:
+        store.drop_collection(name)
+    return dropped

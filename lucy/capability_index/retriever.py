@@ -1,0 +1,164 @@
+"""The retriever: hybrid search per intent, fused, re-scored, filtered by connections."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from lucy.capability_index.embedder import Embedder
+from lucy.capability_index.intents import split_intents
+from lucy.capability_index.ranking import (
+    MissingToolkit,
+    Scored,
+    fuse_rrf,
+    interleave,
+    missing_toolkits,
+    rescore,
+)
+from lucy.capability_index.sparse import SparseEncoder
+from lucy.capability_index.store import ToolkitFilter, VectorStore
+from lucy.capability_index.tags import IntentOverrides, analyse_request
+from lucy.models import (
+    Candidate,
+    IntentTags,
+    MissingConnection,
+    RetrievalResult,
+    RetrievalTimings,
+)
+from lucy.settings import RetrievalWeights
+
+_MISSING_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class RetrievalScope:
+    """Whose tools may be returned: ``connected`` None means every toolkit (no auth filter)."""
+
+    connected: frozenset[str] | None
+    restrict_to: frozenset[str] | None = None
+
+    @property
+    def allowed(self) -> frozenset[str] | None:
+        if self.restrict_to is None:
+            return self.connected
+        if self.connected is None:
+            return self.restrict_to
+        return self.connected & self.restrict_to
+
+
+class Retriever:
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        *,
+        live_collection: Callable[[], str],
+        weights: RetrievalWeights,
+        overrides: IntentOverrides,
+        toolkit_names: Mapping[str, str],
+        priors: Mapping[str, float] | None = None,
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._sparse = SparseEncoder()
+        self._live = live_collection
+        self._weights = weights
+        self._overrides = overrides
+        self._toolkit_names = toolkit_names
+        self._priors = priors or {}
+
+    def retrieve(self, query: str, scope: RetrievalScope, k: int) -> RetrievalResult:
+        started = time.perf_counter()
+        collection = self._live()
+        parts = split_intents(query, self._weights.max_intents)
+        embed_s = search_s = rescore_s = 0.0
+        rankings: list[list[Scored]] = []
+        missing: dict[str, MissingToolkit] = {}
+        allowed = scope.allowed
+        for part in parts:
+            t0 = time.perf_counter()
+            dense = self._embedder.encode_query(part)
+            sparse = self._sparse.encode_query(part)
+            t1 = time.perf_counter()
+            hits = self._store.search(
+                collection,
+                dense,
+                sparse,
+                ToolkitFilter(include=allowed),
+                self._weights.prefetch_limit,
+            )
+            others = None
+            if scope.connected is not None:
+                others = self._store.search(
+                    collection,
+                    dense,
+                    sparse,
+                    ToolkitFilter(include=scope.restrict_to, exclude=scope.connected),
+                    _MISSING_LIMIT,
+                )
+            t2 = time.perf_counter()
+            intent = analyse_request(part, self._overrides)
+            ranking = rescore(
+                fuse_rrf(hits.dense, hits.sparse, self._weights),
+                intent,
+                self._weights,
+                self._priors,
+            )
+            rankings.append(ranking)
+            if others is not None:
+                unconnected = rescore(
+                    fuse_rrf(others.dense, others.sparse, self._weights),
+                    intent,
+                    self._weights,
+                    self._priors,
+                )
+                best = ranking[0].score if ranking else None
+                for m in missing_toolkits(unconnected, best, intent, self._weights):
+                    if m.toolkit not in missing or missing[m.toolkit].score < m.score:
+                        missing[m.toolkit] = m
+            embed_s += t1 - t0
+            search_s += t2 - t1
+            rescore_s += time.perf_counter() - t2
+        picked = interleave(rankings, k) if len(rankings) > 1 else [(0, s) for s in rankings[0][:k]]
+        candidates = [
+            _candidate(item, parts[part] if len(parts) > 1 else None) for part, item in picked
+        ]
+        ordered_missing = sorted(missing.values(), key=lambda m: -m.score)
+        return RetrievalResult(
+            candidates=candidates,
+            missing_connections=[
+                MissingConnection(
+                    toolkit=m.toolkit,
+                    name=self._toolkit_names.get(m.toolkit, m.toolkit),
+                    score=round(m.score, 4),
+                    example_tools=list(m.tools),
+                    reason=m.reason,
+                )
+                for m in ordered_missing[: self._weights.missing_max_toolkits]
+            ],
+            index_version=collection,
+            intents=parts,
+            timings=RetrievalTimings(
+                embed_ms=embed_s * 1000,
+                search_ms=search_s * 1000,
+                rescore_ms=rescore_s * 1000,
+                total_ms=(time.perf_counter() - started) * 1000,
+            ),
+        )
+
+
+def _candidate(item: Scored, intent: str | None) -> Candidate:
+    p = item.payload
+    return Candidate(
+        slug=p["slug"],
+        toolkit=p["toolkit"],
+        name=p["name"],
+        description=p["description"],
+        parameters=p["parameters"],
+        score=round(item.score, 4),
+        tags=IntentTags.model_validate(p["tags"]),
+        read_only=bool(p["read_only"]),
+        destructive=bool(p["destructive"]),
+        matched_intent=intent,
+    )

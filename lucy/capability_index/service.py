@@ -1,0 +1,234 @@
+"""``CapabilityIndex``: the one object the API and CLI use; wires the parts from Settings."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from lucy.capability_index.build import BuildReport, Progress, build_index
+from lucy.capability_index.cache import InProcessCache, KeyValueCache, RedisCache, TieredCache
+from lucy.capability_index.catalog import Catalog, load_catalog
+from lucy.capability_index.connections import (
+    CachedConnectionStore,
+    ConnectionStore,
+    LocalConnectionStore,
+    check_id,
+)
+from lucy.capability_index.documents import from_payload
+from lucy.capability_index.embedder import Embedder, SentenceTransformerEmbedder
+from lucy.capability_index.ranking import usage_priors
+from lucy.capability_index.retriever import RetrievalScope, Retriever
+from lucy.capability_index.store import VectorStore
+from lucy.capability_index.tags import bundled_overrides
+from lucy.errors import IndexNotReadyError, InvalidRequestError, UnknownToolError
+from lucy.models import RetrievalResult, ToolSpec
+from lucy.settings import Settings
+
+_LIVE_TTL = 2.0  # seconds a replica trusts its idea of the live version
+
+
+def make_store(settings: Settings) -> VectorStore:
+    if settings.qdrant_url:
+        from qdrant_client import QdrantClient
+
+        from lucy.capability_index.server_store import ServerStore
+
+        key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        client = QdrantClient(url=settings.qdrant_url, api_key=key, timeout=10)
+        return ServerStore(client, prefix=settings.collection_prefix)
+    from lucy.capability_index.edge_store import EdgeStore
+
+    return EdgeStore(settings.index_dir / "edge")
+
+
+def make_cache(settings: Settings) -> KeyValueCache:
+    local = InProcessCache(ttl=min(settings.cache_ttl_seconds, 5.0))
+    if not settings.redis_url:
+        return InProcessCache(ttl=settings.cache_ttl_seconds)
+    return TieredCache(
+        local, RedisCache(settings.redis_url, timeout=settings.redis_timeout_seconds)
+    )
+
+
+@dataclass
+class _LiveView:
+    version: str
+    checked: float
+    tools: dict[str, ToolSpec] | None = None
+
+
+class CapabilityIndex:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: VectorStore | None = None,
+        embedder: Embedder | None = None,
+        catalog: Catalog | None = None,
+        connections: ConnectionStore | None = None,
+    ) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.catalog = catalog or load_catalog(settings.catalog_path)
+        self.store = store or make_store(settings)
+        self.embedder = embedder or SentenceTransformerEmbedder(
+            settings.embedding_model,
+            batch_size=settings.embedding_batch_size,
+            query_cache_size=settings.query_cache_size,
+            threads=settings.torch_threads,
+        )
+        self.connections = connections or CachedConnectionStore(
+            LocalConnectionStore(
+                settings.data_dir / "connections.json",
+                demo_toolkits=self.catalog.toolkits,
+            ),
+            make_cache(settings),
+            ttl=settings.cache_ttl_seconds,
+        )
+        self._lock = threading.Lock()
+        self._view: _LiveView | None = None
+        self.retriever = Retriever(
+            self.store,
+            self.embedder,
+            live_collection=self.live_version,
+            weights=settings.retrieval,
+            overrides=bundled_overrides(),
+            toolkit_names={tk: info.name for tk, info in self.catalog.toolkits.items()},
+            priors=self._load_priors(),
+        )
+
+    def _load_priors(self) -> dict[str, float]:
+        path = self.settings.data_dir / "usage.json"
+        if not path.exists():
+            return {}
+        return usage_priors(json.loads(path.read_text()).get("counts", {}))
+
+    # -- versions -------------------------------------------------------------------------
+
+    def live_version(self) -> str:
+        """The live collection; raises IndexNotReadyError before the first build."""
+        view = self._view
+        now = time.monotonic()
+        if view is None or now - view.checked > _LIVE_TTL:
+            live = self.store.live()
+            if live is None:
+                raise IndexNotReadyError("no index has been built yet: run `lucy index build`")
+            with self._lock:
+                if self._view is None or self._view.version != live:
+                    self._view = _LiveView(live, now)
+                else:
+                    self._view.checked = now
+                view = self._view
+        return view.version
+
+    def ready(self) -> bool:
+        try:
+            self.live_version()
+        except IndexNotReadyError:
+            return False
+        return True
+
+    def build(self, progress: Progress | None = None) -> BuildReport:
+        report = build_index(
+            self.store,
+            self.embedder,
+            self.catalog,
+            prefix=self.settings.collection_prefix,
+            progress=progress,
+        )
+        with self._lock:
+            self._view = None
+        return report
+
+    def status(self) -> dict[str, Any]:
+        live = self.store.live()
+        return {
+            "live_version": live,
+            "backend": "qdrant-server" if self.settings.qdrant_url else "qdrant-edge",
+            "collections": self.store.collections(),
+            "tools": len(self._tools()) if live else 0,
+            "catalog_tools": len(self.catalog.tools),
+            "catalog_toolkits": len(self.catalog.toolkits),
+            "embedder": self.embedder.model_id,
+        }
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def _tools(self) -> dict[str, ToolSpec]:
+        version = self.live_version()
+        view = self._view
+        if view is None or view.version != version or view.tools is None:
+            tools = {p["slug"]: from_payload(p) for p in self.store.payloads(version)}
+            with self._lock:
+                if self._view is not None and self._view.version == version:
+                    self._view.tools = tools
+            return tools
+        return view.tools
+
+    def tool(self, slug: str) -> ToolSpec:
+        spec = self._tools().get(slug)
+        if spec is None:
+            raise UnknownToolError(slug)
+        return spec
+
+    def retrieve(
+        self,
+        query: str,
+        *,
+        workspace_id: str,
+        user_id: str | None = None,
+        k: int | None = None,
+        toolkits: list[str] | None = None,
+    ) -> RetrievalResult:
+        """Top-k connected tools for ``query`` and the unconnected toolkits that would fit."""
+        text = " ".join(query.split())
+        if not text:
+            raise InvalidRequestError("query is empty", field="query")
+        if len(text) > self.settings.max_query_chars:
+            raise InvalidRequestError(
+                f"query has {len(text)} characters; the limit is {self.settings.max_query_chars}",
+                field="query",
+            )
+        k = self.settings.default_k if k is None else k
+        if not 1 <= k <= self.settings.max_k:
+            raise InvalidRequestError(f"k must be between 1 and {self.settings.max_k}", field="k")
+        check_id(workspace_id, "workspace_id")
+        if user_id is not None:
+            check_id(user_id, "user_id")
+        restrict = None if toolkits is None else frozenset(self._known(toolkits))
+        connected = self.connections.toolkits(workspace_id, user_id)
+        return self.retriever.retrieve(text, RetrievalScope(connected, restrict), k)
+
+    # -- connections ----------------------------------------------------------------------
+
+    def connected(self, workspace_id: str, user_id: str | None = None) -> list[str]:
+        return sorted(self.connections.toolkits(workspace_id, user_id))
+
+    def connect(
+        self, workspace_id: str, toolkits: list[str], user_id: str | None = None
+    ) -> list[str]:
+        self.connections.connect(workspace_id, self._known(toolkits), user_id)
+        return self.connected(workspace_id, user_id)
+
+    def disconnect(
+        self, workspace_id: str, toolkits: list[str], user_id: str | None = None
+    ) -> list[str]:
+        self.connections.disconnect(workspace_id, self._known(toolkits), user_id)
+        return self.connected(workspace_id, user_id)
+
+    def _known(self, toolkits: list[str]) -> list[str]:
+        if not toolkits:
+            raise InvalidRequestError("name at least one toolkit", field="toolkits")
+        unknown = sorted(set(toolkits) - set(self.catalog.toolkits))
+        if unknown:
+            raise InvalidRequestError(
+                f"unknown toolkits {unknown}; known: {sorted(self.catalog.toolkits)}",
+                field="toolkits",
+            )
+        return toolkits
+
+    def close(self) -> None:
+        self.store.close()

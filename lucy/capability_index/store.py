@@ -1,0 +1,92 @@
+"""The vector-store seam: one protocol, an embedded (qdrant-edge) and a server implementation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+DENSE = "dense"
+SPARSE = "bm25"
+INDEXED_FIELDS = ("toolkit", "provider")
+
+
+@dataclass(frozen=True)
+class SparseVec:
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class IndexPoint:
+    """One tool as stored: id = uuid5(provider, slug), both vectors, the payload."""
+
+    id: str
+    dense: Sequence[float]
+    sparse: SparseVec
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolkitFilter:
+    """Search only ``include`` (None = every toolkit), never ``exclude``."""
+
+    include: frozenset[str] | None = None
+    exclude: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def matches_nothing(self) -> bool:
+        return self.include is not None and not (self.include - self.exclude)
+
+
+@dataclass(frozen=True)
+class SearchHits:
+    dense: list[Hit]
+    sparse: list[Hit]
+
+
+class VectorStore(Protocol):
+    """Versioned collections of tools and a live pointer that swaps atomically."""
+
+    def create_collection(self, name: str, dense_size: int) -> None:
+        """Create an empty collection (fails if it exists)."""
+
+    def upsert(self, name: str, points: Sequence[IndexPoint]) -> None: ...
+
+    def seal(self, name: str) -> None:
+        """Make a finished build durable and fast (flush, build indexes)."""
+
+    def fetch(self, name: str, ids: Sequence[str]) -> list[IndexPoint]:
+        """Points with vectors and payload; unknown ids are left out."""
+
+    def payloads(self, name: str) -> list[dict[str, Any]]:
+        """Every point's payload."""
+
+    def search(
+        self,
+        name: str,
+        dense: Sequence[float],
+        sparse: SparseVec,
+        toolkits: ToolkitFilter,
+        limit: int,
+    ) -> SearchHits:
+        """The dense and the sparse ranking, each up to ``limit`` hits, filtered by toolkit."""
+
+    def live(self) -> str | None:
+        """The collection the live pointer names, or None before the first build."""
+
+    def set_live(self, name: str) -> None:
+        """Point the live pointer at ``name`` in one atomic step."""
+
+    def collections(self) -> list[str]: ...
+
+    def drop_collection(self, name: str) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,134 @@
+"""Intent tags for tools and requests: verb, object and domain, derived then overridden (pure)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lucy.capability_index.text import singular, words
+from lucy.capability_index.vocabulary import NON_OBJECTS, OBJECT_SYNONYMS, VERB_SYNONYMS
+from lucy.errors import CatalogError
+from lucy.models import IntentTags
+
+
+@dataclass(frozen=True)
+class IntentOverrides:
+    """The curated part: per-toolkit domain and aliases, per-tool tag overrides."""
+
+    toolkit_domains: Mapping[str, str] = field(default_factory=dict)
+    toolkit_aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    channel_toolkits: frozenset[str] = frozenset()
+    tools: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+def load_overrides(path: Path | None = None) -> IntentOverrides:
+    """Read the override file (the bundled one when ``path`` is None)."""
+    if path is None:
+        text = resources.files(__package__).joinpath("intent_overrides.yaml").read_text()
+        source = "intent_overrides.yaml"
+    else:
+        text, source = path.read_text(), str(path)
+    raw = yaml.safe_load(text) or {}
+    if not isinstance(raw, dict):
+        raise CatalogError("expected a mapping at the top level", source=source)
+    toolkits = raw.get("toolkits") or {}
+    return IntentOverrides(
+        toolkit_domains={tk: str(v["domain"]) for tk, v in toolkits.items() if "domain" in v},
+        toolkit_aliases={
+            tk: tuple(str(a).lower() for a in v.get("aliases", [])) for tk, v in toolkits.items()
+        },
+        channel_toolkits=frozenset(tk for tk, v in toolkits.items() if v.get("channel_refs")),
+        tools=raw.get("tools") or {},
+    )
+
+
+@cache
+def bundled_overrides() -> IntentOverrides:
+    return load_overrides()
+
+
+def canonical_verb(word: str) -> str | None:
+    return VERB_SYNONYMS.get(word)
+
+
+def _objects(tokens: Iterable[str]) -> tuple[str, ...]:
+    nouns = [singular(t) for t in tokens if t not in NON_OBJECTS and not t.isdigit()]
+    found = [OBJECT_SYNONYMS.get(n, n) for n in nouns]
+    if 1 < len(nouns) <= 3:
+        found.append("_".join(nouns))
+    return tuple(dict.fromkeys(found))
+
+
+def derive_tags(
+    slug: str, toolkit: str, name: str, overrides: IntentOverrides | None = None
+) -> IntentTags:
+    """Tags from the slug (``LINEAR_CREATE_ISSUE`` → create / issue) and name, then overrides."""
+    overrides = overrides or bundled_overrides()
+    prefix = toolkit.upper() + "_"
+    action = slug[len(prefix) :] if slug.startswith(prefix) else slug
+    tokens = words(action)
+    verbs: list[str] = []
+    rest = tokens
+    for i, token in enumerate(tokens):
+        verb = canonical_verb(token)
+        if verb is not None:
+            verbs.append(verb)
+            rest = tokens[i + 1 :]
+            break
+    name_words = words(name)
+    if name_words and (name_verb := canonical_verb(name_words[0])) and name_verb not in verbs:
+        verbs.append(name_verb)
+    curated = overrides.tools.get(slug, {})
+    return IntentTags(
+        verbs=tuple(curated.get("verbs", verbs)),
+        objects=tuple(curated.get("objects", _objects(rest))),
+        domain=str(curated.get("domain", overrides.toolkit_domains.get(toolkit, "general"))),
+    )
+
+
+@dataclass(frozen=True)
+class RequestIntent:
+    """What a request (or one part of it) asks for, in tag vocabulary."""
+
+    verb: str | None
+    objects: frozenset[str]
+    toolkits: frozenset[str]
+
+
+def analyse_request(text: str, overrides: IntentOverrides | None = None) -> RequestIntent:
+    """The first action verb, the object nouns and the toolkits a request names."""
+    overrides = overrides or bundled_overrides()
+    tokens = words(text)
+    verb = next((v for t in tokens if (v := canonical_verb(t)) is not None), None)
+    objects = frozenset(OBJECT_SYNONYMS.get(singular(t), singular(t)) for t in tokens)
+    return RequestIntent(verb=verb, objects=objects, toolkits=mentioned_toolkits(text, overrides))
+
+
+def mentioned_toolkits(text: str, overrides: IntentOverrides) -> frozenset[str]:
+    """Toolkits whose name or alias appears as whole words, or that own a ``#channel``."""
+    lowered = text.lower()
+    found = {
+        toolkit
+        for toolkit, aliases in overrides.toolkit_aliases.items()
+        if aliases and _alias_pattern(aliases).search(lowered)
+    }
+    if _CHANNEL_REF.search(lowered):
+        found |= overrides.channel_toolkits
+    return frozenset(found)
+
+
+# "#eng", "#release-2024": a channel reference, which in a Slack assistant names Slack
+_CHANNEL_REF = re.compile(r"(?<![\w&#])#[a-z][\w-]*")
+
+
+@cache
+def _alias_pattern(aliases: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(a) for a in sorted(aliases, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")

@@ -1,0 +1,189 @@
+"""The ``lucy`` command: serve, build and inspect the index, retrieve, manage connections."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from lucy.errors import LucyError
+from lucy.settings import Settings
+
+if TYPE_CHECKING:
+    from lucy.capability_index.service import CapabilityIndex
+
+app = typer.Typer(help="Lucy: tool selection for an LLM assistant.", no_args_is_help=True)
+index_app = typer.Typer(help="Build and inspect the capability index.", no_args_is_help=True)
+connections_app = typer.Typer(
+    help="Which toolkits a workspace has connected.", no_args_is_help=True
+)
+app.add_typer(index_app, name="index")
+app.add_typer(connections_app, name="connections")
+console = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+Workspace = Annotated[str, typer.Argument(help="Workspace id, e.g. demo or T024BE7LD.")]
+User = Annotated[str | None, typer.Option("--user", help="A user in the workspace.")]
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except LucyError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _open() -> CapabilityIndex:
+    from lucy.capability_index.service import CapabilityIndex
+
+    return CapabilityIndex(Settings())
+
+
+def _with_index(action: Callable[[CapabilityIndex], T]) -> T:
+    with _errors():
+        index = _open()
+        try:
+            return action(index)
+        finally:
+            index.close()
+
+
+def _build(index: CapabilityIndex) -> None:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    ) as bar:
+        task = bar.add_task("embedding tools", total=len(index.catalog.tools))
+        report = index.build(progress=lambda done, total: bar.update(task, completed=done))
+    console.print(
+        f"built [bold]{report.collection}[/bold]: {report.tools} tools in {report.toolkits} "
+        f"toolkits; re-embedded {report.embedded}, reused {report.reused}; "
+        f"{report.seconds:.1f} s (previous: {report.previous or 'none'})"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (LUCY_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (LUCY_PORT).")] = None,
+) -> None:
+    """Start the HTTP API; builds the index first if there is none."""
+    import uvicorn
+
+    from lucy.api import create_app
+
+    settings = Settings()
+    with _errors():
+        index = _open()
+        if not index.ready():
+            err.print("no live index yet: building it first")
+            _build(index)
+    uvicorn.run(
+        create_app(settings, index=index),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+    )
+
+
+@index_app.command("build")
+def index_build() -> None:
+    """Build a new index version from the catalog and make it live."""
+    _with_index(_build)
+
+
+@index_app.command("status")
+def index_status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The live version, the stored versions and counts."""
+    status = _with_index(lambda index: index.status())
+    if as_json:
+        console.print_json(json.dumps(status))
+        return
+    table = Table(show_header=False)
+    for key, value in status.items():
+        table.add_row(key, ", ".join(value) if isinstance(value, list) else str(value))
+    console.print(table)
+
+
+@app.command()
+def retrieve(
+    query: Annotated[str, typer.Argument(help="The request, in the user's words.")],
+    workspace: Annotated[str, typer.Option("--workspace", "-w", help="Workspace id.")] = "demo",
+    k: Annotated[int, typer.Option("-k", help="How many candidates.")] = 5,
+    user: User = None,
+    toolkit: Annotated[
+        list[str] | None, typer.Option("--toolkit", "-t", help="Only these toolkits.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the /v1/retrieve response body.")
+    ] = False,
+) -> None:
+    """Retrieve the tools that fit a request, as /v1/retrieve does."""
+    result = _with_index(
+        lambda index: index.retrieve(
+            query, workspace_id=workspace, user_id=user, k=k, toolkits=toolkit
+        )
+    )
+    if as_json:
+        print(result.model_dump_json(indent=2))
+        return
+    table = Table(title=f"{query!r} in {workspace} ({result.index_version})")
+    for column in ("#", "slug", "toolkit", "score", "tags", "intent"):
+        table.add_column(column)
+    for i, c in enumerate(result.candidates, start=1):
+        tags = f"{'/'.join(c.tags.verbs)} {'/'.join(c.tags.objects[:2])}"
+        table.add_row(str(i), c.slug, c.toolkit, f"{c.score:.3f}", tags, c.matched_intent or "")
+    console.print(table)
+    for m in result.missing_connections:
+        console.print(
+            f"[yellow]not connected:[/yellow] {m.name} ({m.toolkit}) - {m.reason}; "
+            f"e.g. {', '.join(m.example_tools)}. Connect: "
+            f"lucy connections connect {workspace} {m.toolkit}"
+        )
+    console.print(f"[dim]{result.timings.total_ms:.1f} ms[/dim]")
+
+
+def _print_connections(workspace: str, toolkits: list[str]) -> None:
+    console.print(f"{workspace}: {', '.join(toolkits) if toolkits else '(none connected)'}")
+
+
+@connections_app.command("connect")
+def connections_connect(
+    workspace: Workspace,
+    toolkits: Annotated[list[str], typer.Argument(help="Toolkits to connect.")],
+    user: User = None,
+) -> None:
+    """Connect toolkits for a workspace (or one user in it)."""
+    found = _with_index(lambda index: index.connect(workspace, toolkits, user))
+    _print_connections(workspace, found)
+
+
+@connections_app.command("disconnect")
+def connections_disconnect(
+    workspace: Workspace,
+    toolkits: Annotated[list[str], typer.Argument(help="Toolkits to disconnect.")],
+    user: User = None,
+) -> None:
+    """Disconnect toolkits from a workspace (or one user in it)."""
+    found = _with_index(lambda index: index.disconnect(workspace, toolkits, user))
+    _print_connections(workspace, found)
+
+
+@connections_app.command("list")
+def connections_list(workspace: Workspace, user: User = None) -> None:
+    """The toolkits a workspace (and user) can use."""
+    _print_connections(workspace, _with_index(lambda index: index.connected(workspace, user)))

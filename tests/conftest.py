@@ -1,0 +1,37 @@
+"""Shared fixtures: one real embedding model and one built demo index per test session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from lucy.capability_index.embedder import SentenceTransformerEmbedder  # noqa: E402
+from lucy.capability_index.service import CapabilityIndex  # noqa: E402
+from lucy.settings import Settings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(threads=2)
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    env_free = {k: v for k, v in overrides.items()}
+    return Settings(data_dir=data_dir, **env_free)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def demo_index(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Iterator[CapabilityIndex]:
+    """The demo catalog built on the embedded engine; tests must not change its connections
+    except for workspaces whose names they own."""
+    index = CapabilityIndex(make_settings(tmp_path_factory.mktemp("demo")), embedder=embedder)
+    index.build()
+    yield index
+    index.close()

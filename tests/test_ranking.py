@@ -1,0 +1,108 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lucy.capability_index.ranking import (
+    Scored,
+    fuse_rrf,
+    interleave,
+    missing_toolkits,
+    rescore,
+    usage_priors,
+)
+from lucy.capability_index.store import Hit
+from lucy.capability_index.tags import RequestIntent
+from lucy.settings import RetrievalWeights
+
+W = RetrievalWeights()
+
+
+def payload(slug: str, toolkit: str = "tk", verbs: tuple[str, ...] = (), objects=()) -> dict:
+    return {"slug": slug, "toolkit": toolkit, "tags": {"verbs": verbs, "objects": objects}}
+
+
+def hit(slug: str, score: float = 0.5, **kw) -> Hit:
+    return Hit(slug, score, payload(slug, **kw))
+
+
+def scored(slug: str, score: float, toolkit: str, similarity: float = 0.5) -> Scored:
+    return Scored(slug, payload(slug, toolkit), score, score, similarity)
+
+
+def test_rrf_first_in_both_scores_one() -> None:
+    fused = fuse_rrf([hit("a"), hit("b")], [hit("a"), hit("c")], W)
+    assert fused[0].id == "a"
+    assert fused[0].score == 1.0
+    assert {s.id for s in fused} == {"a", "b", "c"}
+    assert fused[0].similarity == 0.5
+    assert next(s for s in fused if s.id == "c").similarity == 0.0
+
+
+def test_rrf_weights_decide_between_rankings() -> None:
+    dense_only = fuse_rrf([hit("d")], [hit("s")], W.model_copy(update={"sparse_weight": 0.0}))
+    assert [s.id for s in dense_only][0] == "d"
+    sparse_heavy = fuse_rrf([hit("d")], [hit("s")], W.model_copy(update={"sparse_weight": 2.0}))
+    assert sparse_heavy[0].id == "s"
+
+
+def test_rescore_signals() -> None:
+    items = fuse_rrf(
+        [
+            hit("GH_DELETE", toolkit="github", verbs=("delete",), objects=("issue",)),
+            hit("GH_CREATE", toolkit="github", verbs=("create",), objects=("issue",)),
+            hit("LIN_CREATE", toolkit="linear", verbs=("create",), objects=("issue",)),
+        ],
+        [],
+        W,
+    )
+    intent = RequestIntent("create", frozenset({"issue"}), frozenset({"linear"}))
+    ranked = rescore(items, intent, W, {})
+    assert [s.id for s in ranked] == ["LIN_CREATE", "GH_CREATE", "GH_DELETE"]
+    by_id = {s.id: s for s in ranked}
+    assert by_id["GH_DELETE"].score < by_id["GH_DELETE"].fused  # verb conflict is a penalty
+
+
+def test_usage_prior_breaks_ties() -> None:
+    items = fuse_rrf([hit("a")], [], W) + fuse_rrf([hit("b")], [], W)
+    ranked = rescore(items, RequestIntent(None, frozenset(), frozenset()), W, {"b": 1.0})
+    assert ranked[0].id == "b"
+
+
+def test_usage_priors_log_scale() -> None:
+    priors = usage_priors({"a": 100, "b": 0, "c": 9})
+    assert priors["a"] == 1.0
+    assert priors["b"] == 0.0
+    assert 0 < priors["c"] < 1
+    assert usage_priors({}) == {}
+
+
+def test_missing_toolkits_named_or_outranking() -> None:
+    intent = RequestIntent("create", frozenset(), frozenset({"linear"}))
+    unconnected = [
+        scored("LIN", 0.9, "linear"),
+        scored("JIRA", 1.2, "jira", similarity=0.6),
+        scored("ZEN", 0.4, "zendesk", similarity=0.6),
+        scored("LOW", 2.0, "asana", similarity=0.1),
+    ]
+    found = missing_toolkits(unconnected, best_connected=1.0, intent=intent, weights=W)
+    assert [m.toolkit for m in found] == ["jira", "linear"]
+    assert found[1].reason == "named in the request"
+    assert missing_toolkits(unconnected, best_connected=5.0, intent=intent, weights=W)[0].toolkit == (
+        "linear"
+    )
+
+
+@given(
+    st.lists(st.lists(st.sampled_from("abcdefgh"), unique=True, max_size=6), min_size=1,
+             max_size=4),
+    st.integers(min_value=1, max_value=10),
+)
+def test_interleave_gives_each_intent_its_best(rankings: list[list[str]], k: int) -> None:
+    scored_rankings = [[scored(x, 1.0, "tk") for x in r] for r in rankings]
+    picked = interleave(scored_rankings, k)
+    ids = [item.id for _, item in picked]
+    assert len(ids) == len(set(ids))
+    assert len(ids) == min(k, len({x for r in rankings for x in r}))
+    if k >= len(rankings):
+        for r in rankings:
+            if r:
+                assert any(x in ids for x in r)  # every intent is represented

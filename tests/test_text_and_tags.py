@@ -1,0 +1,84 @@
+from lucy.capability_index.intents import split_intents
+from lucy.capability_index.tags import (
+    IntentOverrides,
+    analyse_request,
+    bundled_overrides,
+    derive_tags,
+    mentioned_toolkits,
+)
+from lucy.capability_index.text import humanise, singular, words
+
+
+def test_humanise_splits_identifiers() -> None:
+    assert humanise("GITHUB_CREATE_ISSUE") == "github create issue"
+    assert humanise("pageToken") == "page token"
+    assert words("maxResults, page_token") == ["max", "results", "page", "token"]
+
+
+def test_singular() -> None:
+    assert [singular(w) for w in ["issues", "repositories", "messages", "status", "ss"]] == [
+        "issue",
+        "repository",
+        "message",
+        "status",
+        "ss",
+    ]
+
+
+def test_tags_from_slug_and_name() -> None:
+    tags = derive_tags("LINEAR_CREATE_ISSUE", "linear", "Create issue")
+    assert tags.verbs == ("create",)
+    assert tags.objects == ("issue",)
+    assert tags.domain == "project_management"
+    pr = derive_tags("GITHUB_CREATE_PULL_REQUEST", "github", "Create a pull request")
+    assert "pull_request" in pr.objects
+    quick = derive_tags("GOOGLECALENDAR_QUICK_ADD_EVENT", "googlecalendar", "Quick add event")
+    assert quick.verbs[0] == "add"
+    assert quick.objects == ("event",)
+
+
+def test_curated_override_wins() -> None:
+    overrides = IntentOverrides(
+        toolkit_domains={"x": "tests"},
+        tools={"X_FROB_WIDGET": {"verbs": ["update"], "objects": ["widget"]}},
+    )
+    tags = derive_tags("X_FROB_WIDGET", "x", "Frob widget", overrides)
+    assert (tags.verbs, tags.objects, tags.domain) == (("update",), ("widget",), "tests")
+
+
+def test_request_analysis() -> None:
+    intent = analyse_request("open a bug in Linear for the login crash")
+    assert intent.verb == "create"
+    assert "issue" in intent.objects
+    assert intent.toolkits == {"linear"}
+    assert analyse_request("what's on my calendar this week").verb == "list"
+
+
+def test_toolkit_mentions_are_whole_words() -> None:
+    overrides = bundled_overrides()
+    assert mentioned_toolkits("file it in linear's backlog", overrides) == {"linear"}
+    assert mentioned_toolkits("nonlinear dynamics", overrides) == frozenset()
+    assert mentioned_toolkits("meet on monday", overrides) == frozenset()
+    assert mentioned_toolkits("post to #eng-alerts", overrides) == {"slack"}
+    assert mentioned_toolkits("issue #123 is fixed", overrides) == frozenset()
+    assert mentioned_toolkits("add it to Google Calendar", overrides) == {"googlecalendar"}
+
+
+def test_split_intents() -> None:
+    assert split_intents("file a bug in Linear and ping #eng") == [
+        "file a bug in Linear",
+        "ping #eng",
+    ]
+    assert split_intents("search for bugs and crashes") == ["search for bugs and crashes"]
+    assert split_intents("create an issue, then email Bob; also schedule a call") == [
+        "create an issue",
+        "email Bob",
+        "schedule a call",
+    ]
+    assert split_intents("  list my events  ") == ["list my events"]
+
+
+def test_split_intents_caps_parts() -> None:
+    parts = split_intents("create a; send b; delete c; list d; get e", max_parts=3)
+    assert len(parts) == 3
+    assert parts[-1] == "delete c list d get e"
