@@ -10,9 +10,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from lucy.capability_index.embedder import SentenceTransformerEmbedder  # noqa: E402
-from lucy.capability_index.service import CapabilityIndex  # noqa: E402
-from lucy.settings import Settings  # noqa: E402
+from lucy.capability_index.embedder import SentenceTransformerEmbedder
+from lucy.capability_index.service import CapabilityIndex
+from lucy.settings import Settings
 
 
 @pytest.fixture(scope="session")

@@ -15,16 +15,32 @@ def catalog():
 def test_demo_catalog_size(catalog) -> None:
     assert len(catalog.tools) >= 400
     assert len(catalog.toolkits) >= 30
-    for toolkit in ("github", "linear", "jira", "slack", "gmail", "googlecalendar", "notion",
-                    "hubspot", "salesforce", "zendesk", "stripe", "pagerduty", "airtable"):
+    for toolkit in (
+        "github",
+        "linear",
+        "jira",
+        "slack",
+        "gmail",
+        "googlecalendar",
+        "notion",
+        "hubspot",
+        "salesforce",
+        "zendesk",
+        "stripe",
+        "pagerduty",
+        "airtable",
+    ):
         assert toolkit in catalog.toolkits
 
 
 def test_demo_catalog_has_near_duplicates(catalog) -> None:
     slugs = {t.slug for t in catalog.tools}
     assert {"GITHUB_CREATE_ISSUE", "LINEAR_CREATE_ISSUE", "JIRA_CREATE_ISSUE"} <= slugs
-    send = [t for t in catalog.tools if "send" in t.tags.verbs and t.toolkit in
-            {"slack", "gmail", "outlook", "microsoft_teams"}]
+    send = [
+        t
+        for t in catalog.tools
+        if "send" in t.tags.verbs and t.toolkit in {"slack", "gmail", "outlook", "microsoft_teams"}
+    ]
     assert {t.toolkit for t in send} == {"slack", "gmail", "outlook", "microsoft_teams"}
 
 
@@ -89,7 +105,7 @@ def test_malformed_catalog_names_file_and_problem(tmp_path: Path, text: str, mes
 def test_duplicate_slug_across_files(tmp_path: Path) -> None:
     folder = write(tmp_path / "c", "acme.yaml", GOOD)
     write(folder, "acme2.yaml", GOOD.replace("toolkit: acme", "toolkit: acme2"))
-    with pytest.raises(CatalogError, match="slug also defined in acme.yaml"):
+    with pytest.raises(CatalogError, match=r"slug also defined in acme\.yaml"):
         load_catalog(folder)
 
 

@@ -39,7 +39,7 @@ def test_rrf_first_in_both_scores_one() -> None:
 
 def test_rrf_weights_decide_between_rankings() -> None:
     dense_only = fuse_rrf([hit("d")], [hit("s")], W.model_copy(update={"sparse_weight": 0.0}))
-    assert [s.id for s in dense_only][0] == "d"
+    assert next(s.id for s in dense_only) == "d"
     sparse_heavy = fuse_rrf([hit("d")], [hit("s")], W.model_copy(update={"sparse_weight": 2.0}))
     assert sparse_heavy[0].id == "s"
 
@@ -86,14 +86,15 @@ def test_missing_toolkits_named_or_outranking() -> None:
     found = missing_toolkits(unconnected, best_connected=1.0, intent=intent, weights=W)
     assert [m.toolkit for m in found] == ["jira", "linear"]
     assert found[1].reason == "named in the request"
-    assert missing_toolkits(unconnected, best_connected=5.0, intent=intent, weights=W)[0].toolkit == (
-        "linear"
-    )
+    assert missing_toolkits(unconnected, best_connected=5.0, intent=intent, weights=W)[
+        0
+    ].toolkit == ("linear")
 
 
 @given(
-    st.lists(st.lists(st.sampled_from("abcdefgh"), unique=True, max_size=6), min_size=1,
-             max_size=4),
+    st.lists(
+        st.lists(st.sampled_from("abcdefgh"), unique=True, max_size=6), min_size=1, max_size=4
+    ),
     st.integers(min_value=1, max_value=10),
 )
 def test_interleave_gives_each_intent_its_best(rankings: list[list[str]], k: int) -> None:

@@ -31,7 +31,10 @@ class ServerStore:
         self._client = client
         self._prefix = prefix
         self._alias = f"{prefix}_live"
-        self._params = models.SearchParams(hnsw_ef=hnsw_ef)
+        opts = client.init_options
+        # qdrant-client's local mode (tests) scans exactly and warns about indexes and params
+        self._local = opts.get("location") == ":memory:" or bool(opts.get("path"))
+        self._params = None if self._local else models.SearchParams(hnsw_ef=hnsw_ef)
 
     def create_collection(self, name: str, dense_size: int) -> None:
         if self._client.collection_exists(name):
@@ -43,7 +46,7 @@ class ServerStore:
             },
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
         )
-        if self._client.init_options.get("location") != ":memory:":
+        if not self._local:
             for key in INDEXED_FIELDS:
                 self._client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
 

@@ -1,0 +1,36 @@
+# One command per job, the same locally and in CI. Each target installs what it needs.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install serve test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+serve: install  ## start the API on the embedded defaults (builds the index if there is none)
+	HF_HUB_OFFLINE=1 $(BIN)/lucy serve
+
+lint: install
+	$(BIN)/ruff check lucy tests bench
+	$(BIN)/ruff format --check lucy tests bench
+
+typecheck: install
+	$(BIN)/mypy lucy
+
+unit: install
+	HF_HUB_OFFLINE=1 $(BIN)/pytest
+
+test: lint typecheck unit  ## everything CI runs
+
+bench: install  ## retrieval latency, build time, peak memory at 1k and 10k tools
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench_retrieval.py
+
+clean:
+	rm -rf $(VENV) .lucy .mypy_cache .ruff_cache .pytest_cache

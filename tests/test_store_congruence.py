@@ -1,0 +1,110 @@
+"""The embedded store (qdrant-edge) and the server store (qdrant-client) answer alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from qdrant_client import QdrantClient
+
+from lucy.capability_index.build import build_index
+from lucy.capability_index.catalog import Catalog, load_catalog
+from lucy.capability_index.edge_store import EdgeStore
+from lucy.capability_index.server_store import ServerStore
+from lucy.capability_index.sparse import SparseEncoder
+from lucy.capability_index.store import ToolkitFilter, VectorStore
+
+TOOLKITS = {"github", "linear", "jira", "slack", "gmail", "googlecalendar", "notion"}
+QUERIES = [
+    "open a bug in linear for the login crash",
+    "send an email to the finance team",
+    "what's on my calendar this week",
+    "post a message in #eng",
+    "search notion for the onboarding doc",
+]
+
+
+@pytest.fixture(scope="module")
+def small_catalog() -> Catalog:
+    full = load_catalog()
+    return Catalog(
+        tools=tuple(t for t in full.tools if t.toolkit in TOOLKITS),
+        toolkits={k: v for k, v in full.toolkits.items() if k in TOOLKITS},
+    )
+
+
+@pytest.fixture(scope="module")
+def stores(
+    tmp_path_factory: pytest.TempPathFactory, embedder, small_catalog: Catalog
+) -> Iterator[dict[str, VectorStore]]:
+    edge = EdgeStore(Path(tmp_path_factory.mktemp("edge")))
+    server = ServerStore(QdrantClient(":memory:"), prefix="lucy_tools")
+    for store in (edge, server):
+        build_index(store, embedder, small_catalog, prefix="lucy_tools")
+    yield {"edge": edge, "server": server}
+    edge.close()
+    server.close()
+
+
+def _tie_groups(hits) -> list[frozenset[str]]:
+    """Ids grouped by (rounded) score: engines may order equal scores differently, and the
+    last group may be cut at the limit differently, so it is left out."""
+    groups: dict[float, set[str]] = {}
+    for hit in hits:
+        groups.setdefault(round(hit.score, 3), set()).add(hit.id)
+    return [frozenset(g) for _, g in sorted(groups.items(), reverse=True)][:-1]
+
+
+def _search(store: VectorStore, embedder, query: str, flt: ToolkitFilter):
+    live = store.live()
+    assert live is not None
+    return store.search(
+        live, embedder.encode_query(query), SparseEncoder().encode_query(query), flt, 10
+    )
+
+
+@pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.parametrize(
+    "flt",
+    [
+        ToolkitFilter(),
+        ToolkitFilter(include=frozenset({"github", "slack"})),
+        ToolkitFilter(exclude=frozenset({"linear", "gmail"})),
+    ],
+    ids=["all", "include", "exclude"],
+)
+def test_same_rankings(stores, embedder, query: str, flt: ToolkitFilter) -> None:
+    edge = _search(stores["edge"], embedder, query, flt)
+    server = _search(stores["server"], embedder, query, flt)
+    for mine, theirs in ((edge.dense, server.dense), (edge.sparse, server.sparse)):
+        assert [h.score for h in mine] == pytest.approx([h.score for h in theirs], rel=1e-3)
+        assert _tie_groups(mine) == _tie_groups(theirs)
+    payloads = {h.id: h.payload for h in server.dense + server.sparse}
+    for hit in edge.dense + edge.sparse:
+        assert hit.payload == payloads.get(hit.id, hit.payload)
+    for hits in (edge.dense, edge.sparse):
+        for hit in hits:
+            assert flt.include is None or hit.payload["toolkit"] in flt.include
+            assert hit.payload["toolkit"] not in flt.exclude
+
+
+def test_empty_include_matches_nothing(stores, embedder) -> None:
+    for store in stores.values():
+        hits = _search(store, embedder, "anything", ToolkitFilter(include=frozenset()))
+        assert hits.dense == [] and hits.sparse == []
+
+
+def test_same_versions_fetch_and_payloads(stores, small_catalog: Catalog) -> None:
+    ids = [t.point_id for t in small_catalog.tools[:5]] + ["00000000-0000-0000-0000-000000000000"]
+    fetched = {name: store.fetch(store.live() or "", ids) for name, store in stores.items()}
+    assert len(fetched["edge"]) == len(fetched["server"]) == 5
+    by_id = {p.id: p for p in fetched["server"]}
+    for point in fetched["edge"]:
+        other = by_id[point.id]
+        assert point.payload == other.payload
+        assert point.sparse == other.sparse
+        assert point.dense == pytest.approx(other.dense, abs=1e-6)
+    for store in stores.values():
+        assert len(store.payloads(store.live() or "")) == len(small_catalog.tools)
+        assert store.collections() == [store.live()]
