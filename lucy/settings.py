@@ -28,7 +28,7 @@ class RetrievalWeights(BaseModel):
         0.2, ge=0.0, description="Subtracted when the request's verb contradicts the tool's."
     )
     object_match_boost: float = Field(
-        0.1, ge=0.0, description="Added when the request names the tool's object (issue, event)."
+        0.15, ge=0.0, description="Added when the request names the tool's object (issue, event)."
     )
     usage_prior_weight: float = Field(
         0.05, ge=0.0, description="Weight of the normalised usage prior (0..1)."

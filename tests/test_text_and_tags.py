@@ -82,3 +82,24 @@ def test_split_intents_caps_parts() -> None:
     parts = split_intents("create a; send b; delete c; list d; get e", max_parts=3)
     assert len(parts) == 3
     assert parts[-1] == "delete c list d get e"
+
+
+def test_request_objects_leave_out_containers_and_join_pairs() -> None:
+    from lucy.capability_index.tags import request_objects
+
+    cal = request_objects(words("what's on my calendar this week"))
+    assert "calendar" not in cal  # where, not what
+    assert "event" in cal  # a time word points at scheduled things
+    assert "oncall" in request_objects(words("who is on call"))
+    assert "pull_request" in request_objects(words("open a pull request"))
+    bug = request_objects(words("open a bug in linear"))
+    assert "issue" in bug and "linear" not in bug
+
+
+def test_action_nouns_add_a_verb() -> None:
+    assert derive_tags("STRIPE_CREATE_REFUND", "stripe", "Create refund").verbs == (
+        "create",
+        "refund",
+    )
+    comment = derive_tags("ZENDESK_ADD_TICKET_COMMENT", "zendesk", "Add ticket comment")
+    assert comment.verbs == ("add", "comment")

@@ -5,17 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from lucy.capability_index.text import humanise
+from lucy.capability_index.vocabulary import OBJECT_SYNONYMS
 from lucy.models import IntentTags, ToolSpec
 
 
 def render_document(spec: ToolSpec, toolkit_name: str | None = None) -> str:
     """Toolkit, humanised name, description, tags and parameter names, as one text."""
     params = spec.parameters.get("properties", {})
+    objects = [o.replace("_", " ") for o in spec.tags.objects]
+    also = [w for w, canon in OBJECT_SYNONYMS.items() if canon in spec.tags.objects]
+    also = [w for w in also if w not in " ".join(objects).split()]
     parts = [
         f"{toolkit_name or spec.toolkit}: {spec.name}.",
         spec.description,
-        f"Action: {' '.join(spec.tags.verbs)} {' '.join(spec.tags.objects)}"
-        f" ({spec.tags.domain.replace('_', ' ')}).",
+        f"Action: {' '.join(spec.tags.verbs)} {', '.join(objects)}"
+        + (f" (also called {', '.join(also)})" if also else "")
+        + f"; {spec.tags.domain.replace('_', ' ')}.",
     ]
     if params:
         parts.append("Parameters: " + ", ".join(humanise(p) for p in params) + ".")

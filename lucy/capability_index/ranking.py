@@ -56,6 +56,19 @@ def fuse_rrf(
     return out
 
 
+def merge_best(first: Sequence[Scored], second: Sequence[Scored]) -> list[Scored]:
+    """Union of two fused rankings; a tool in both keeps its better fused score."""
+    best: dict[str, Scored] = {s.id: s for s in first}
+    for item in second:
+        mine = best.get(item.id)
+        if mine is None or item.fused > mine.fused:
+            similarity = max(item.similarity, mine.similarity if mine else 0.0)
+            best[item.id] = replace(item, similarity=similarity)
+    out = list(best.values())
+    out.sort(key=lambda s: (-s.score, s.id))
+    return out
+
+
 def signal_bonus(
     payload: Mapping[str, Any],
     intent: RequestIntent,

@@ -13,6 +13,7 @@ from lucy.capability_index.ranking import (
     Scored,
     fuse_rrf,
     interleave,
+    merge_best,
     missing_toolkits,
     rescore,
 )
@@ -72,54 +73,15 @@ class Retriever:
         started = time.perf_counter()
         collection = self._live()
         parts = split_intents(query, self._weights.max_intents)
-        embed_s = search_s = rescore_s = 0.0
+        clock = _Clock()
         rankings: list[list[Scored]] = []
         missing: dict[str, MissingToolkit] = {}
-        allowed = scope.allowed
         for part in parts:
-            t0 = time.perf_counter()
-            dense = self._embedder.encode_query(part)
-            sparse = self._sparse.encode_query(part)
-            t1 = time.perf_counter()
-            hits = self._store.search(
-                collection,
-                dense,
-                sparse,
-                ToolkitFilter(include=allowed),
-                self._weights.prefetch_limit,
-            )
-            others = None
-            if scope.connected is not None:
-                others = self._store.search(
-                    collection,
-                    dense,
-                    sparse,
-                    ToolkitFilter(include=scope.restrict_to, exclude=scope.connected),
-                    _MISSING_LIMIT,
-                )
-            t2 = time.perf_counter()
-            intent = analyse_request(part, self._overrides)
-            ranking = rescore(
-                fuse_rrf(hits.dense, hits.sparse, self._weights),
-                intent,
-                self._weights,
-                self._priors,
-            )
+            ranking, found = self._rank(collection, part, scope, clock)
             rankings.append(ranking)
-            if others is not None:
-                unconnected = rescore(
-                    fuse_rrf(others.dense, others.sparse, self._weights),
-                    intent,
-                    self._weights,
-                    self._priors,
-                )
-                best = ranking[0].score if ranking else None
-                for m in missing_toolkits(unconnected, best, intent, self._weights):
-                    if m.toolkit not in missing or missing[m.toolkit].score < m.score:
-                        missing[m.toolkit] = m
-            embed_s += t1 - t0
-            search_s += t2 - t1
-            rescore_s += time.perf_counter() - t2
+            for m in found:
+                if m.toolkit not in missing or missing[m.toolkit].score < m.score:
+                    missing[m.toolkit] = m
         picked = interleave(rankings, k) if len(rankings) > 1 else [(0, s) for s in rankings[0][:k]]
         candidates = [
             _candidate(item, parts[part] if len(parts) > 1 else None) for part, item in picked
@@ -140,12 +102,67 @@ class Retriever:
             index_version=collection,
             intents=parts,
             timings=RetrievalTimings(
-                embed_ms=embed_s * 1000,
-                search_ms=search_s * 1000,
-                rescore_ms=rescore_s * 1000,
+                embed_ms=clock.embed * 1000,
+                search_ms=clock.search * 1000,
+                rescore_ms=clock.rescore * 1000,
                 total_ms=(time.perf_counter() - started) * 1000,
             ),
         )
+
+    def _rank(
+        self, collection: str, part: str, scope: RetrievalScope, clock: _Clock
+    ) -> tuple[list[Scored], list[MissingToolkit]]:
+        """One intent: the ranked allowed tools and the unconnected toolkits that fit."""
+        t0 = time.perf_counter()
+        dense = self._embedder.encode_query(part)
+        sparse = self._sparse.encode_query(part)
+        intent = analyse_request(part, self._overrides)
+        t1 = time.perf_counter()
+        allowed = scope.allowed
+        limit = self._weights.prefetch_limit
+        hits = self._store.search(collection, dense, sparse, ToolkitFilter(include=allowed), limit)
+        named = intent.toolkits if allowed is None else intent.toolkits & allowed
+        # a toolkit the request names gets its own search, so its tools are always in the pool
+        named_hits = (
+            self._store.search(collection, dense, sparse, ToolkitFilter(include=named), limit)
+            if named
+            else None
+        )
+        others = None
+        if scope.connected is not None:
+            others = self._store.search(
+                collection,
+                dense,
+                sparse,
+                ToolkitFilter(include=scope.restrict_to, exclude=scope.connected),
+                _MISSING_LIMIT,
+            )
+        t2 = time.perf_counter()
+        fused = fuse_rrf(hits.dense, hits.sparse, self._weights)
+        if named_hits is not None:
+            fused = merge_best(fused, fuse_rrf(named_hits.dense, named_hits.sparse, self._weights))
+        ranking = rescore(fused, intent, self._weights, self._priors)
+        found: list[MissingToolkit] = []
+        if others is not None:
+            unconnected = rescore(
+                fuse_rrf(others.dense, others.sparse, self._weights),
+                intent,
+                self._weights,
+                self._priors,
+            )
+            best = ranking[0].score if ranking else None
+            found = missing_toolkits(unconnected, best, intent, self._weights)
+        clock.embed += t1 - t0
+        clock.search += t2 - t1
+        clock.rescore += time.perf_counter() - t2
+        return ranking, found
+
+
+@dataclass
+class _Clock:
+    embed: float = 0.0
+    search: float = 0.0
+    rescore: float = 0.0
 
 
 def _candidate(item: Scored, intent: str | None) -> Candidate:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -13,7 +14,15 @@ from typing import Any
 import yaml
 
 from lucy.capability_index.text import singular, words
-from lucy.capability_index.vocabulary import NON_OBJECTS, OBJECT_SYNONYMS, VERB_SYNONYMS
+from lucy.capability_index.vocabulary import (
+    ACTION_NOUNS,
+    CONTAINER_PREPOSITIONS,
+    DETERMINERS,
+    NON_OBJECTS,
+    OBJECT_SYNONYMS,
+    TIME_WORDS,
+    VERB_SYNONYMS,
+)
 from lucy.errors import CatalogError
 from lucy.models import IntentTags
 
@@ -85,6 +94,10 @@ def derive_tags(
     name_words = words(name)
     if name_words and (name_verb := canonical_verb(name_words[0])) and name_verb not in verbs:
         verbs.append(name_verb)
+    for noun in (singular(t) for t in rest):
+        implied = ACTION_NOUNS.get(noun)
+        if implied is not None and implied not in verbs:
+            verbs.append(implied)
     curated = overrides.tools.get(slug, {})
     return IntentTags(
         verbs=tuple(curated.get("verbs", verbs)),
@@ -107,8 +120,30 @@ def analyse_request(text: str, overrides: IntentOverrides | None = None) -> Requ
     overrides = overrides or bundled_overrides()
     tokens = words(text)
     verb = next((v for t in tokens if (v := canonical_verb(t)) is not None), None)
-    objects = frozenset(OBJECT_SYNONYMS.get(singular(t), singular(t)) for t in tokens)
-    return RequestIntent(verb=verb, objects=objects, toolkits=mentioned_toolkits(text, overrides))
+    objects = request_objects(tokens)
+    return RequestIntent(
+        verb=verb, objects=frozenset(objects), toolkits=mentioned_toolkits(text, overrides)
+    )
+
+
+def request_objects(tokens: list[str]) -> set[str]:
+    """Object nouns of a request, canonical, with joined pairs ("on call" → "oncall"); the
+    noun after "in"/"on" is where the action happens, not what it acts on, and is left out."""
+    nouns = [singular(t) for t in tokens]
+    containers: set[int] = set()
+    for i, token in enumerate(tokens):
+        if token in CONTAINER_PREPOSITIONS:
+            j = i + 1
+            while j < len(tokens) and tokens[j] in DETERMINERS:
+                j += 1
+            containers.add(j)
+    kept = [n for i, n in enumerate(nouns) if i not in containers and n not in NON_OBJECTS]
+    objects = {OBJECT_SYNONYMS.get(n, n) for n in kept}
+    for a, b in itertools.pairwise(nouns):
+        objects.update({a + b, f"{a}_{b}"})
+    if objects & TIME_WORDS:
+        objects.add("event")
+    return objects
 
 
 def mentioned_toolkits(text: str, overrides: IntentOverrides) -> frozenset[str]:

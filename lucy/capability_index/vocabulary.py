@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # word (as it appears in a slug or a request) → canonical verb
 VERB_SYNONYMS: dict[str, str] = {
-    **dict.fromkeys(["list", "show", "enumerate", "what", "whats", "which"], "list"),
+    **dict.fromkeys(["list", "show", "enumerate", "what", "whats", "which", "who"], "list"),
     **dict.fromkeys(["get", "fetch", "retrieve", "read", "view", "describe", "check"], "get"),
     **dict.fromkeys(["search", "find", "query", "lookup", "look"], "search"),
     **dict.fromkeys(
@@ -69,6 +69,43 @@ OBJECT_SYNONYMS: dict[str, str] = {
     **dict.fromkeys(["repo", "repository"], "repository"),
     **dict.fromkeys(["sheet", "spreadsheet"], "spreadsheet"),
 }
+
+# object nouns that also name an action: COMMENT in ADD_TICKET_COMMENT makes the tool a
+# "comment" tool too, so "reply to the ticket" agrees with it
+ACTION_NOUNS: dict[str, str] = {
+    "comment": "comment",
+    "note": "comment",
+    "reply": "reply",
+    "refund": "refund",
+    "invitation": "invite",
+}
+
+# words of a request that point at scheduled things: "what's on my calendar this week"
+TIME_WORDS: frozenset[str] = frozenset(
+    {
+        "today",
+        "tomorrow",
+        "tonight",
+        "yesterday",
+        "week",
+        "weekend",
+        "morning",
+        "afternoon",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    }
+)
+
+# "what's on my calendar", "a bug in linear": the noun after these names where, not what
+CONTAINER_PREPOSITIONS: frozenset[str] = frozenset({"in", "on", "into", "inside", "within"})
+DETERMINERS: frozenset[str] = frozenset(
+    {"a", "an", "the", "my", "our", "your", "his", "her", "their", "its", "this", "that", "s"}
+)
 
 # words that never name an object
 NON_OBJECTS: frozenset[str] = frozenset(
