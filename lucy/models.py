@@ -13,6 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 POINT_NAMESPACE = uuid.UUID("6f1c0d52-3c1e-5b8e-9a57-4c7b8f0e2d11")
 
 
+def point_id(provider: str, slug: str) -> str:
+    """The Qdrant point id of a tool: stable across builds, so upserts are idempotent."""
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{provider}:{slug}"))
+
+
 class IntentTags(BaseModel):
     """What a tool does, in a small controlled vocabulary used for ranking."""
 
@@ -42,7 +47,7 @@ class ToolSpec(BaseModel):
 
     @property
     def point_id(self) -> str:
-        return str(uuid.uuid5(POINT_NAMESPACE, f"{self.provider}:{self.slug}"))
+        return point_id(self.provider, self.slug)
 
     @property
     def content_hash(self) -> str:

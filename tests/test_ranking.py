@@ -20,8 +20,16 @@ def payload(slug: str, toolkit: str = "tk", verbs: tuple[str, ...] = (), objects
     return {"slug": slug, "toolkit": toolkit, "tags": {"verbs": verbs, "objects": objects}}
 
 
+PAYLOADS: dict[str, dict] = {}
+
+
 def hit(slug: str, score: float = 0.5, **kw) -> Hit:
-    return Hit(slug, score, payload(slug, **kw))
+    PAYLOADS[slug] = payload(slug, **kw)
+    return Hit(slug, score)
+
+
+def fuse(dense, sparse, weights=None):
+    return fuse_rrf(dense, sparse, weights or W, PAYLOADS)
 
 
 def scored(slug: str, score: float, toolkit: str, similarity: float = 0.5) -> Scored:
@@ -29,7 +37,7 @@ def scored(slug: str, score: float, toolkit: str, similarity: float = 0.5) -> Sc
 
 
 def test_rrf_first_in_both_scores_one() -> None:
-    fused = fuse_rrf([hit("a"), hit("b")], [hit("a"), hit("c")], W)
+    fused = fuse([hit("a"), hit("b")], [hit("a"), hit("c")], W)
     assert fused[0].id == "a"
     assert fused[0].score == 1.0
     assert {s.id for s in fused} == {"a", "b", "c"}
@@ -38,14 +46,14 @@ def test_rrf_first_in_both_scores_one() -> None:
 
 
 def test_rrf_weights_decide_between_rankings() -> None:
-    dense_only = fuse_rrf([hit("d")], [hit("s")], W.model_copy(update={"sparse_weight": 0.0}))
+    dense_only = fuse([hit("d")], [hit("s")], W.model_copy(update={"sparse_weight": 0.0}))
     assert next(s.id for s in dense_only) == "d"
-    sparse_heavy = fuse_rrf([hit("d")], [hit("s")], W.model_copy(update={"sparse_weight": 2.0}))
+    sparse_heavy = fuse([hit("d")], [hit("s")], W.model_copy(update={"sparse_weight": 2.0}))
     assert sparse_heavy[0].id == "s"
 
 
 def test_rescore_signals() -> None:
-    items = fuse_rrf(
+    items = fuse(
         [
             hit("GH_DELETE", toolkit="github", verbs=("delete",), objects=("issue",)),
             hit("GH_CREATE", toolkit="github", verbs=("create",), objects=("issue",)),
@@ -62,7 +70,7 @@ def test_rescore_signals() -> None:
 
 
 def test_usage_prior_breaks_ties() -> None:
-    items = fuse_rrf([hit("a")], [], W) + fuse_rrf([hit("b")], [], W)
+    items = fuse([hit("a")], [], W) + fuse([hit("b")], [], W)
     ranked = rescore(items, RequestIntent(None, frozenset(), frozenset()), W, {"b": 1.0})
     assert ranked[0].id == "b"
 
@@ -107,3 +115,8 @@ def test_interleave_gives_each_intent_its_best(rankings: list[list[str]], k: int
         for r in rankings:
             if r:
                 assert any(x in ids for x in r)  # every intent is represented
+
+
+def test_hits_of_unknown_payload_are_dropped() -> None:
+    fused = fuse_rrf([Hit("known", 0.9), Hit("gone", 0.8)], [], W, {"known": payload("known")})
+    assert [s.id for s in fused] == ["known"]

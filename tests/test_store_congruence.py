@@ -80,13 +80,10 @@ def test_same_rankings(stores, embedder, query: str, flt: ToolkitFilter) -> None
     for mine, theirs in ((edge.dense, server.dense), (edge.sparse, server.sparse)):
         assert [h.score for h in mine] == pytest.approx([h.score for h in theirs], rel=1e-3)
         assert _tie_groups(mine) == _tie_groups(theirs)
-    payloads = {h.id: h.payload for h in server.dense + server.sparse}
-    for hit in edge.dense + edge.sparse:
-        assert hit.payload == payloads.get(hit.id, hit.payload)
-    for hits in (edge.dense, edge.sparse):
-        for hit in hits:
-            assert flt.include is None or hit.payload["toolkit"] in flt.include
-            assert hit.payload["toolkit"] not in flt.exclude
+    toolkit_of = {t.point_id: t.toolkit for t in load_catalog().tools}
+    for hit in edge.dense + edge.sparse + server.dense + server.sparse:
+        assert flt.include is None or toolkit_of[hit.id] in flt.include
+        assert toolkit_of[hit.id] not in flt.exclude
 
 
 def test_empty_include_matches_nothing(stores, embedder) -> None:

@@ -38,6 +38,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = index is None
         app.state.index = index or CapabilityIndex(settings)
+        app.state.index.warm()
         try:
             yield
         finally:

@@ -134,7 +134,7 @@ class EdgeStore:
                 limit=limit,
                 query=E.Query.Nearest(list(dense), using=DENSE),
                 filter=flt,
-                with_payload=True,
+                with_payload=False,
                 params=self._params,
             )
         ]
@@ -147,15 +147,13 @@ class EdgeStore:
                         using=SPARSE,
                     ),
                     filter=flt,
-                    with_payload=True,
+                    with_payload=False,
                 )
             )
         results = self._shard(name).query_batch(E.QueryBatchRequest(queries=requests))
-        dense_hits = [Hit(str(p.id), float(p.score), p.payload) for p in results[0]]
+        dense_hits = [Hit(str(p.id), float(p.score)) for p in results[0]]
         sparse_hits = (
-            [Hit(str(p.id), float(p.score), p.payload) for p in results[1]]
-            if len(results) > 1
-            else []
+            [Hit(str(p.id), float(p.score)) for p in results[1]] if len(results) > 1 else []
         )
         return SearchHits(dense_hits, sparse_hits)
 

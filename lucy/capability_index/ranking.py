@@ -28,18 +28,20 @@ class Scored:
 
 
 def fuse_rrf(
-    dense: Sequence[Hit], sparse: Sequence[Hit], weights: RetrievalWeights
+    dense: Sequence[Hit],
+    sparse: Sequence[Hit],
+    weights: RetrievalWeights,
+    payloads: Mapping[str, dict[str, Any]],
 ) -> list[Scored]:
-    """Reciprocal-rank fusion, normalised so a tool first in both rankings scores 1.0."""
+    """Reciprocal-rank fusion, normalised so a tool first in both rankings scores 1.0.
+    Hits whose payload is unknown (a version swapped mid-request) are dropped."""
     k = weights.rrf_k
     ceiling = (weights.dense_weight + weights.sparse_weight) / (k + 1) or 1.0
     fused: dict[str, float] = {}
-    payloads: dict[str, dict[str, Any]] = {}
     similarity: dict[str, float] = {}
     for hits, weight in ((dense, weights.dense_weight), (sparse, weights.sparse_weight)):
         for rank, hit in enumerate(hits, start=1):
             fused[hit.id] = fused.get(hit.id, 0.0) + weight / (k + rank)
-            payloads.setdefault(hit.id, hit.payload)
     for hit in dense:
         similarity[hit.id] = hit.score
     out = [
@@ -51,6 +53,7 @@ def fuse_rrf(
             similarity=similarity.get(i, 0.0),
         )
         for i, s in fused.items()
+        if i in payloads
     ]
     out.sort(key=lambda s: (-s.score, s.id))
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from lucy.capability_index.embedder import Embedder
 from lucy.capability_index.intents import split_intents
@@ -17,6 +18,7 @@ from lucy.capability_index.ranking import (
     missing_toolkits,
     rescore,
 )
+from lucy.capability_index.snapshot import SnapshotCache
 from lucy.capability_index.sparse import SparseEncoder
 from lucy.capability_index.store import ToolkitFilter, VectorStore
 from lucy.capability_index.tags import IntentOverrides, analyse_request
@@ -55,6 +57,7 @@ class Retriever:
         embedder: Embedder,
         *,
         live_collection: Callable[[], str],
+        snapshots: SnapshotCache,
         weights: RetrievalWeights,
         overrides: IntentOverrides,
         toolkit_names: Mapping[str, str],
@@ -64,6 +67,7 @@ class Retriever:
         self._embedder = embedder
         self._sparse = SparseEncoder()
         self._live = live_collection
+        self._snapshots = snapshots
         self._weights = weights
         self._overrides = overrides
         self._toolkit_names = toolkit_names
@@ -72,19 +76,21 @@ class Retriever:
     def retrieve(self, query: str, scope: RetrievalScope, k: int) -> RetrievalResult:
         started = time.perf_counter()
         collection = self._live()
+        payloads = self._snapshots.get(collection).by_id
         parts = split_intents(query, self._weights.max_intents)
         clock = _Clock()
         rankings: list[list[Scored]] = []
         missing: dict[str, MissingToolkit] = {}
         for part in parts:
-            ranking, found = self._rank(collection, part, scope, clock)
+            ranking, found = self._rank(collection, payloads, part, scope, clock)
             rankings.append(ranking)
             for m in found:
                 if m.toolkit not in missing or missing[m.toolkit].score < m.score:
                     missing[m.toolkit] = m
         picked = interleave(rankings, k) if len(rankings) > 1 else [(0, s) for s in rankings[0][:k]]
         candidates = [
-            _candidate(item, parts[part] if len(parts) > 1 else None) for part, item in picked
+            _candidate(item.payload, item.score, parts[part] if len(parts) > 1 else None)
+            for part, item in picked
         ]
         ordered_missing = sorted(missing.values(), key=lambda m: -m.score)
         return RetrievalResult(
@@ -110,7 +116,12 @@ class Retriever:
         )
 
     def _rank(
-        self, collection: str, part: str, scope: RetrievalScope, clock: _Clock
+        self,
+        collection: str,
+        payloads: Mapping[str, dict[str, Any]],
+        part: str,
+        scope: RetrievalScope,
+        clock: _Clock,
     ) -> tuple[list[Scored], list[MissingToolkit]]:
         """One intent: the ranked allowed tools and the unconnected toolkits that fit."""
         t0 = time.perf_counter()
@@ -129,7 +140,7 @@ class Retriever:
             else None
         )
         others = None
-        if scope.connected is not None:
+        if scope.connected is not None and not scope.connected.issuperset(self._toolkit_names):
             others = self._store.search(
                 collection,
                 dense,
@@ -138,14 +149,16 @@ class Retriever:
                 _MISSING_LIMIT,
             )
         t2 = time.perf_counter()
-        fused = fuse_rrf(hits.dense, hits.sparse, self._weights)
+        fused = fuse_rrf(hits.dense, hits.sparse, self._weights, payloads)
         if named_hits is not None:
-            fused = merge_best(fused, fuse_rrf(named_hits.dense, named_hits.sparse, self._weights))
+            fused = merge_best(
+                fused, fuse_rrf(named_hits.dense, named_hits.sparse, self._weights, payloads)
+            )
         ranking = rescore(fused, intent, self._weights, self._priors)
         found: list[MissingToolkit] = []
         if others is not None:
             unconnected = rescore(
-                fuse_rrf(others.dense, others.sparse, self._weights),
+                fuse_rrf(others.dense, others.sparse, self._weights, payloads),
                 intent,
                 self._weights,
                 self._priors,
@@ -165,15 +178,14 @@ class _Clock:
     rescore: float = 0.0
 
 
-def _candidate(item: Scored, intent: str | None) -> Candidate:
-    p = item.payload
+def _candidate(p: dict[str, Any], score: float, intent: str | None) -> Candidate:
     return Candidate(
         slug=p["slug"],
         toolkit=p["toolkit"],
         name=p["name"],
         description=p["description"],
         parameters=p["parameters"],
-        score=round(item.score, 4),
+        score=round(score, 4),
         tags=IntentTags.model_validate(p["tags"]),
         read_only=bool(p["read_only"]),
         destructive=bool(p["destructive"]),

@@ -120,7 +120,7 @@ class ServerStore:
                 using=DENSE,
                 filter=flt,
                 limit=limit,
-                with_payload=True,
+                with_payload=False,
                 params=self._params,
             )
         ]
@@ -133,14 +133,11 @@ class ServerStore:
                     using=SPARSE,
                     filter=flt,
                     limit=limit,
-                    with_payload=True,
+                    with_payload=False,
                 )
             )
         responses = self._client.query_batch_points(name, requests=requests)
-        hits = [
-            [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in r.points]
-            for r in responses
-        ]
+        hits = [[Hit(str(p.id), float(p.score)) for p in r.points] for r in responses]
         return SearchHits(hits[0], hits[1] if len(hits) > 1 else [])
 
     def live(self) -> str | None:

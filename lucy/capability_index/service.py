@@ -21,6 +21,7 @@ from lucy.capability_index.documents import from_payload
 from lucy.capability_index.embedder import Embedder, SentenceTransformerEmbedder
 from lucy.capability_index.ranking import usage_priors
 from lucy.capability_index.retriever import RetrievalScope, Retriever
+from lucy.capability_index.snapshot import SnapshotCache
 from lucy.capability_index.store import VectorStore
 from lucy.capability_index.tags import bundled_overrides
 from lucy.errors import IndexNotReadyError, InvalidRequestError, UnknownToolError
@@ -57,7 +58,6 @@ def make_cache(settings: Settings) -> KeyValueCache:
 class _LiveView:
     version: str
     checked: float
-    tools: dict[str, ToolSpec] | None = None
 
 
 class CapabilityIndex:
@@ -90,10 +90,12 @@ class CapabilityIndex:
         )
         self._lock = threading.Lock()
         self._view: _LiveView | None = None
+        self.snapshots = SnapshotCache(self.store)
         self.retriever = Retriever(
             self.store,
             self.embedder,
             live_collection=self.live_version,
+            snapshots=self.snapshots,
             weights=settings.retrieval,
             overrides=bundled_overrides(),
             toolkit_names={tk: info.name for tk, info in self.catalog.toolkits.items()},
@@ -131,6 +133,13 @@ class CapabilityIndex:
             return False
         return True
 
+    def warm(self) -> None:
+        """Load the live version's payloads and run the model once, so the first request
+        does not pay for either (no-op before the first build)."""
+        if self.ready():
+            self.snapshots.get(self.live_version())
+            self.embedder.encode_query("warm up")
+
     def build(self, progress: Progress | None = None) -> BuildReport:
         report = build_index(
             self.store,
@@ -149,7 +158,7 @@ class CapabilityIndex:
             "live_version": live,
             "backend": "qdrant-server" if self.settings.qdrant_url else "qdrant-edge",
             "collections": self.store.collections(),
-            "tools": len(self._tools()) if live else 0,
+            "tools": len(self.snapshots.get(live).by_id) if live else 0,
             "catalog_tools": len(self.catalog.tools),
             "catalog_toolkits": len(self.catalog.toolkits),
             "embedder": self.embedder.model_id,
@@ -157,22 +166,11 @@ class CapabilityIndex:
 
     # -- reads ----------------------------------------------------------------------------
 
-    def _tools(self) -> dict[str, ToolSpec]:
-        version = self.live_version()
-        view = self._view
-        if view is None or view.version != version or view.tools is None:
-            tools = {p["slug"]: from_payload(p) for p in self.store.payloads(version)}
-            with self._lock:
-                if self._view is not None and self._view.version == version:
-                    self._view.tools = tools
-            return tools
-        return view.tools
-
     def tool(self, slug: str) -> ToolSpec:
-        spec = self._tools().get(slug)
-        if spec is None:
+        payload = self.snapshots.get(self.live_version()).by_slug.get(slug)
+        if payload is None:
             raise UnknownToolError(slug)
-        return spec
+        return from_payload(payload)
 
     def retrieve(
         self,

@@ -31,7 +31,6 @@ class IndexPoint:
 class Hit:
     id: str
     score: float
-    payload: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,9 @@ class VectorStore(Protocol):
         toolkits: ToolkitFilter,
         limit: int,
     ) -> SearchHits:
-        """The dense and the sparse ranking, each up to ``limit`` hits, filtered by toolkit."""
+        """The dense and the sparse ranking, each up to ``limit`` hits, filtered by toolkit.
+        Hits carry ids and scores only: reading payloads costs more than the search itself,
+        so callers keep them in memory per version (``snapshot.py``)."""
 
     def live(self) -> str | None:
         """The collection the live pointer names, or None before the first build."""

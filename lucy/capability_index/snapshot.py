@@ -1,0 +1,45 @@
+"""Payloads of a live index version, held in memory: ranking and answers read them from here."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from lucy.capability_index.store import VectorStore
+from lucy.models import point_id
+
+
+@dataclass(frozen=True)
+class IndexSnapshot:
+    version: str
+    by_id: dict[str, dict[str, Any]]
+    by_slug: dict[str, dict[str, Any]]
+
+
+class SnapshotCache:
+    """One snapshot per version, loaded once (a scroll of the collection), the newest kept."""
+
+    def __init__(self, store: VectorStore, *, keep: int = 2) -> None:
+        self._store = store
+        self._keep = keep
+        self._snapshots: dict[str, IndexSnapshot] = {}
+        self._lock = threading.Lock()
+
+    def get(self, version: str) -> IndexSnapshot:
+        snapshot = self._snapshots.get(version)
+        if snapshot is not None:
+            return snapshot
+        with self._lock:
+            snapshot = self._snapshots.get(version)
+            if snapshot is None:
+                payloads = self._store.payloads(version)
+                snapshot = IndexSnapshot(
+                    version=version,
+                    by_id={point_id(p["provider"], p["slug"]): p for p in payloads},
+                    by_slug={p["slug"]: p for p in payloads},
+                )
+                self._snapshots[version] = snapshot
+                for old in list(self._snapshots)[: -self._keep]:
+                    del self._snapshots[old]
+        return snapshot

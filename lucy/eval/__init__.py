@@ -1,0 +1,1 @@
+"""Offline retrieval evaluation: datasets, metrics, retrievers side by side, reports."""
