@@ -1,0 +1,31 @@
+"""What an eval run produces: per retriever, per query, the ranking and its latency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lucy.eval.datasets import Dataset
+
+
+@dataclass(frozen=True)
+class QueryOutcome:
+    id: str
+    query: str
+    relevant: tuple[str, ...]
+    ranked: tuple[str, ...]
+    ms: float
+
+
+@dataclass
+class RetrieverRun:
+    name: str
+    build_s: float
+    outcomes: list[QueryOutcome] = field(default_factory=list)
+
+
+@dataclass
+class EvalRun:
+    dataset: Dataset
+    ks: list[int]
+    runs: list[RetrieverRun]
+    created: str
