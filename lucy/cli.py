@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from lucy.errors import LucyError
+from lucy.console import console, err, errors, progress_bar
+from lucy.eval.cli import eval_app
 from lucy.settings import Settings
 
 if TYPE_CHECKING:
@@ -24,22 +22,12 @@ connections_app = typer.Typer(
     help="Which toolkits a workspace has connected.", no_args_is_help=True
 )
 app.add_typer(index_app, name="index")
+app.add_typer(eval_app, name="eval")
 app.add_typer(connections_app, name="connections")
-console = Console()
-err = Console(stderr=True)
 T = TypeVar("T")
 
 Workspace = Annotated[str, typer.Argument(help="Workspace id, e.g. demo or T024BE7LD.")]
 User = Annotated[str | None, typer.Option("--user", help="A user in the workspace.")]
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except LucyError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
 
 
 def _open() -> CapabilityIndex:
@@ -49,7 +37,7 @@ def _open() -> CapabilityIndex:
 
 
 def _with_index(action: Callable[[CapabilityIndex], T]) -> T:
-    with _errors():
+    with errors():
         index = _open()
         try:
             return action(index)
@@ -58,13 +46,7 @@ def _with_index(action: Callable[[CapabilityIndex], T]) -> T:
 
 
 def _build(index: CapabilityIndex) -> None:
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-    ) as bar:
+    with progress_bar() as bar:
         task = bar.add_task("embedding tools", total=len(index.catalog.tools))
         report = index.build(progress=lambda done, total: bar.update(task, completed=done))
     console.print(
@@ -85,7 +67,7 @@ def serve(
     from lucy.api import create_app
 
     settings = Settings()
-    with _errors():
+    with errors():
         index = _open()
         if not index.ready():
             err.print("no live index yet: building it first")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -11,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class RetrievalWeights(BaseModel):
     """How the retriever fuses and re-scores; every number here is a tunable, not a literal."""
 
+    fusion: Literal["minmax", "rrf"] = Field(
+        "minmax", description="How the dense and sparse rankings are combined."
+    )
     rrf_k: int = Field(60, ge=1, description="RRF constant: score = w / (rrf_k + rank).")
     dense_weight: float = Field(1.0, ge=0.0, description="Weight of the dense ranking in RRF.")
     sparse_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking in RRF.")
@@ -40,7 +44,7 @@ class RetrievalWeights(BaseModel):
         description="Least dense cosine for an unconnected toolkit to count as strongly matching.",
     )
     missing_max_toolkits: int = Field(3, ge=0, description="At most this many missing toolkits.")
-    max_intents: int = Field(4, ge=1, description="Most parts a request is split into.")
+    max_intents: int = Field(6, ge=1, description="Most parts a request is split into.")
 
 
 class Settings(BaseSettings):

@@ -103,3 +103,13 @@ def test_action_nouns_add_a_verb() -> None:
     )
     comment = derive_tags("ZENDESK_ADD_TICKET_COMMENT", "zendesk", "Add ticket comment")
     assert comment.verbs == ("add", "comment")
+
+
+def test_request_verb_is_the_opening_action() -> None:
+    from lucy.capability_index.tags import request_verb
+
+    assert request_verb(words("Could you please find the Q3 deck")) == "search"
+    assert request_verb(words("First, create a ticket")) == "create"
+    assert request_verb(words("I'm looking for new restaurants")) is None  # "new" is no verb
+    assert request_verb(words("show open issues")) == "list"
+    assert request_verb(words("")) is None

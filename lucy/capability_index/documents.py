@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lucy.capability_index.text import humanise
-from lucy.capability_index.vocabulary import OBJECT_SYNONYMS
+from lucy.capability_index.vocabulary import OBJECT_SYNONYMS, VERB_SYNONYMS
 from lucy.models import IntentTags, ToolSpec
 
 
@@ -15,10 +15,14 @@ def render_document(spec: ToolSpec, toolkit_name: str | None = None) -> str:
     objects = [o.replace("_", " ") for o in spec.tags.objects]
     also = [w for w, canon in OBJECT_SYNONYMS.items() if canon in spec.tags.objects]
     also = [w for w in also if w not in " ".join(objects).split()]
+    said = [w for w, canon in VERB_SYNONYMS.items() if canon in spec.tags.verbs]
+    said = [w for w in said if w not in spec.tags.verbs and len(w) > 3][:6]
     parts = [
         f"{toolkit_name or spec.toolkit}: {spec.name}.",
         spec.description,
-        f"Action: {' '.join(spec.tags.verbs)} {', '.join(objects)}"
+        f"Action: {' '.join(spec.tags.verbs)}"
+        + (f" ({', '.join(said)})" if said else "")
+        + f" {', '.join(objects)}"
         + (f" (also called {', '.join(also)})" if also else "")
         + f"; {spec.tags.domain.replace('_', ' ')}.",
     ]

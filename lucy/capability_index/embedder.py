@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from cachetools import LRUCache
 
 from lucy.errors import ConfigurationError
+from lucy.settings import Settings
 
 
 class Embedder(Protocol):
@@ -33,11 +34,9 @@ def bundled_model_path() -> str:
 
 
 def limit_threads(threads: int) -> None:
-    """Cap torch *and* the BLAS pools, or one worker takes every core; and let idle OpenMP
-    threads sleep: spinning ones made a query 45x slower when another process was busy."""
+    """Cap torch *and* the BLAS pools, or one worker takes every core."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, str(threads))
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 class SentenceTransformerEmbedder:
@@ -75,6 +74,18 @@ class SentenceTransformerEmbedder:
             LRUCache(maxsize=query_cache_size) if query_cache_size else None
         )
         self._lock = threading.Lock()
+        # one model call at a time: concurrent calls each start an OpenMP team, and teams
+        # spinning against each other on a few cores made a 6 ms query take 100+ ms
+        self._model_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SentenceTransformerEmbedder:
+        return cls(
+            settings.embedding_model,
+            batch_size=settings.embedding_batch_size,
+            query_cache_size=settings.query_cache_size,
+            threads=settings.torch_threads,
+        )
 
     @property
     def model_id(self) -> str:
@@ -87,13 +98,14 @@ class SentenceTransformerEmbedder:
     def encode_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        with self._model_lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return [row.tolist() for row in vectors]
 
     def clear_cache(self) -> None:
@@ -108,9 +120,10 @@ class SentenceTransformerEmbedder:
                 hit = self._cache.get(text)
             if hit is not None:
                 return hit
-        vector: list[float] = self._model.encode(
-            text, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        ).tolist()
+        with self._model_lock:
+            vector: list[float] = self._model.encode(
+                text, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            ).tolist()
         if self._cache is not None:
             with self._lock:
                 self._cache[text] = vector

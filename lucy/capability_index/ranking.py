@@ -38,25 +38,59 @@ def fuse_rrf(
     k = weights.rrf_k
     ceiling = (weights.dense_weight + weights.sparse_weight) / (k + 1) or 1.0
     fused: dict[str, float] = {}
-    similarity: dict[str, float] = {}
     for hits, weight in ((dense, weights.dense_weight), (sparse, weights.sparse_weight)):
         for rank, hit in enumerate(hits, start=1):
             fused[hit.id] = fused.get(hit.id, 0.0) + weight / (k + rank)
-    for hit in dense:
-        similarity[hit.id] = hit.score
+    return _ranked(fused, ceiling, dense, payloads)
+
+
+def fuse_minmax(
+    dense: Sequence[Hit],
+    sparse: Sequence[Hit],
+    weights: RetrievalWeights,
+    payloads: Mapping[str, dict[str, Any]],
+) -> list[Scored]:
+    """Score fusion: each ranking's scores scaled to 0..1 by its own min and max, then
+    weighted and averaged. Unlike RRF it keeps how far ahead a ranking's leaders are, so a
+    confident ranking (BM25 on a word-for-word request, dense on a paraphrase) leads."""
+    total = weights.dense_weight + weights.sparse_weight or 1.0
+    fused: dict[str, float] = {}
+    for hits, weight in ((dense, weights.dense_weight), (sparse, weights.sparse_weight)):
+        if not hits:
+            continue
+        high, low = hits[0].score, hits[-1].score
+        span = high - low
+        for hit in hits:
+            scaled = (hit.score - low) / span if span > 0 else 1.0
+            fused[hit.id] = fused.get(hit.id, 0.0) + weight * scaled
+    return _ranked(fused, total, dense, payloads)
+
+
+def _ranked(
+    fused: Mapping[str, float],
+    scale: float,
+    dense: Sequence[Hit],
+    payloads: Mapping[str, dict[str, Any]],
+) -> list[Scored]:
+    similarity = {hit.id: hit.score for hit in dense}
     out = [
-        Scored(
-            id=i,
-            payload=payloads[i],
-            fused=s / ceiling,
-            score=s / ceiling,
-            similarity=similarity.get(i, 0.0),
-        )
+        Scored(i, payloads[i], s / scale, s / scale, similarity.get(i, 0.0))
         for i, s in fused.items()
         if i in payloads
     ]
     out.sort(key=lambda s: (-s.score, s.id))
     return out
+
+
+def fuse(
+    dense: Sequence[Hit],
+    sparse: Sequence[Hit],
+    weights: RetrievalWeights,
+    payloads: Mapping[str, dict[str, Any]],
+) -> list[Scored]:
+    """The fusion the weights name (``minmax`` or ``rrf``)."""
+    method = fuse_minmax if weights.fusion == "minmax" else fuse_rrf
+    return method(dense, sparse, weights, payloads)
 
 
 def merge_best(first: Sequence[Scored], second: Sequence[Scored]) -> list[Scored]:
@@ -110,24 +144,29 @@ def rescore(
     return out
 
 
-def interleave(rankings: Sequence[Sequence[Scored]], k: int) -> list[tuple[int, Scored]]:
-    """Round-robin over per-intent rankings so every intent's best tools make the top ``k``.
-
-    Returns (intent index, item) pairs without repeats.
+def merge_parts(
+    whole: Sequence[Scored], parts: Sequence[Sequence[Scored]], k: int
+) -> list[tuple[int | None, Scored]]:
+    """The shortlist of a request split into parts: the whole request's best tool, then each
+    part's best (so every intent reaches the top k), then the rest by their best score in
+    any ranking. Returns (part index, or None for the whole request, item) without repeats.
     """
+    best: dict[str, tuple[int | None, Scored]] = {}
+    for index, ranking in [(None, whole), *enumerate(parts)]:
+        for item in ranking:
+            if item.id not in best or item.score > best[item.id][1].score:
+                best[item.id] = (index, item)
+    out: list[tuple[int | None, Scored]] = []
     seen: set[str] = set()
-    out: list[tuple[int, Scored]] = []
-    cursors = [0] * len(rankings)
-    while len(out) < k and any(c < len(r) for c, r in zip(cursors, rankings, strict=True)):
-        for part, ranking in enumerate(rankings):
-            while cursors[part] < len(ranking) and ranking[cursors[part]].id in seen:
-                cursors[part] += 1
-            if cursors[part] < len(ranking) and len(out) < k:
-                item = ranking[cursors[part]]
-                seen.add(item.id)
-                out.append((part, item))
-                cursors[part] += 1
-    return out
+    leaders: list[tuple[int | None, Scored]] = [(None, whole[0])] if whole else []
+    leaders += [(i, ranking[0]) for i, ranking in enumerate(parts) if ranking]
+    for index, item in leaders:
+        if item.id not in seen:
+            seen.add(item.id)
+            out.append((index, item))
+    rest = sorted(best.values(), key=lambda pair: (-pair[1].score, pair[1].id))
+    out += [pair for pair in rest if pair[1].id not in seen]
+    return out[:k]
 
 
 @dataclass(frozen=True)

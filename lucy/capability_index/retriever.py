@@ -12,9 +12,9 @@ from lucy.capability_index.intents import split_intents
 from lucy.capability_index.ranking import (
     MissingToolkit,
     Scored,
-    fuse_rrf,
-    interleave,
+    fuse,
     merge_best,
+    merge_parts,
     missing_toolkits,
     rescore,
 )
@@ -79,17 +79,21 @@ class Retriever:
         payloads = self._snapshots.get(collection).by_id
         parts = split_intents(query, self._weights.max_intents)
         clock = _Clock()
-        rankings: list[list[Scored]] = []
         missing: dict[str, MissingToolkit] = {}
-        for part in parts:
-            ranking, found = self._rank(collection, payloads, part, scope, clock)
+        texts = [query] if len(parts) == 1 else [query, *parts]
+        rankings: list[list[Scored]] = []
+        for text in texts:
+            ranking, found = self._rank(collection, payloads, text, scope, clock)
             rankings.append(ranking)
             for m in found:
                 if m.toolkit not in missing or missing[m.toolkit].score < m.score:
                     missing[m.toolkit] = m
-        picked = interleave(rankings, k) if len(rankings) > 1 else [(0, s) for s in rankings[0][:k]]
+        if len(parts) == 1:
+            picked: list[tuple[int | None, Scored]] = [(None, s) for s in rankings[0][:k]]
+        else:
+            picked = merge_parts(rankings[0], rankings[1:], k)
         candidates = [
-            _candidate(item.payload, item.score, parts[part] if len(parts) > 1 else None)
+            _candidate(item.payload, item.score, None if part is None else parts[part])
             for part, item in picked
         ]
         ordered_missing = sorted(missing.values(), key=lambda m: -m.score)
@@ -149,16 +153,16 @@ class Retriever:
                 _MISSING_LIMIT,
             )
         t2 = time.perf_counter()
-        fused = fuse_rrf(hits.dense, hits.sparse, self._weights, payloads)
+        fused = fuse(hits.dense, hits.sparse, self._weights, payloads)
         if named_hits is not None:
             fused = merge_best(
-                fused, fuse_rrf(named_hits.dense, named_hits.sparse, self._weights, payloads)
+                fused, fuse(named_hits.dense, named_hits.sparse, self._weights, payloads)
             )
         ranking = rescore(fused, intent, self._weights, self._priors)
         found: list[MissingToolkit] = []
         if others is not None:
             unconnected = rescore(
-                fuse_rrf(others.dense, others.sparse, self._weights, payloads),
+                fuse(others.dense, others.sparse, self._weights, payloads),
                 intent,
                 self._weights,
                 self._priors,

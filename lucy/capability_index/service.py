@@ -74,12 +74,7 @@ class CapabilityIndex:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = catalog or load_catalog(settings.catalog_path)
         self.store = store or make_store(settings)
-        self.embedder = embedder or SentenceTransformerEmbedder(
-            settings.embedding_model,
-            batch_size=settings.embedding_batch_size,
-            query_cache_size=settings.query_cache_size,
-            threads=settings.torch_threads,
-        )
+        self.embedder = embedder or SentenceTransformerEmbedder.from_settings(settings)
         self.connections = connections or CachedConnectionStore(
             LocalConnectionStore(
                 settings.data_dir / "connections.json",

@@ -18,6 +18,7 @@ from lucy.capability_index.vocabulary import (
     ACTION_NOUNS,
     CONTAINER_PREPOSITIONS,
     DETERMINERS,
+    LEADING_WORDS,
     NON_OBJECTS,
     OBJECT_SYNONYMS,
     TIME_WORDS,
@@ -116,14 +117,21 @@ class RequestIntent:
 
 
 def analyse_request(text: str, overrides: IntentOverrides | None = None) -> RequestIntent:
-    """The first action verb, the object nouns and the toolkits a request names."""
+    """The opening action verb, the object nouns and the toolkits a request names."""
     overrides = overrides or bundled_overrides()
     tokens = words(text)
-    verb = next((v for t in tokens if (v := canonical_verb(t)) is not None), None)
+    verb = request_verb(tokens)
     objects = request_objects(tokens)
     return RequestIntent(
         verb=verb, objects=frozenset(objects), toolkits=mentioned_toolkits(text, overrides)
     )
+
+
+def request_verb(tokens: list[str]) -> str | None:
+    """The action a request opens with, after politeness ("could you please find" → search);
+    None when it does not open with a known action ("I'm looking for new ideas")."""
+    first = next((t for t in tokens if t not in LEADING_WORDS), None)
+    return None if first is None else canonical_verb(first)
 
 
 def request_objects(tokens: list[str]) -> set[str]:

@@ -107,6 +107,63 @@ DETERMINERS: frozenset[str] = frozenset(
     {"a", "an", "the", "my", "our", "your", "his", "her", "their", "its", "this", "that", "s"}
 )
 
+# words a request may open with before its action: "Could you please find ...", "I'd like to
+# book ...", "First, translate ..."; the request's verb is the first word after them
+LEADING_WORDS: frozenset[str] = frozenset(
+    {
+        "please",
+        "can",
+        "could",
+        "would",
+        "will",
+        "you",
+        "i",
+        "me",
+        "we",
+        "us",
+        "to",
+        "want",
+        "need",
+        "like",
+        "help",
+        "kindly",
+        "just",
+        "also",
+        "then",
+        "first",
+        "second",
+        "third",
+        "finally",
+        "lastly",
+        "next",
+        "additionally",
+        "furthermore",
+        "moreover",
+        "and",
+        "so",
+        "now",
+        "d",
+        "ll",
+        "m",
+        "s",
+        "ve",
+        "let",
+        "lets",
+        "go",
+        "ahead",
+        "ok",
+        "okay",
+        "hey",
+        "hi",
+        "hello",
+        "quickly",
+        "again",
+        "after",
+        "that",
+        "afterwards",
+    }
+)
+
 # words that never name an object
 NON_OBJECTS: frozenset[str] = frozenset(
     {"a", "an", "the", "by", "for", "in", "of", "on", "to", "from", "with", "all", "my", "id"}

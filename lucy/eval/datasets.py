@@ -78,6 +78,7 @@ def load_dataset(folder: Path, queries_file: Path | None = None) -> Dataset:
             f"first problems: {[str(p) for p in problems[:3]]}",
             field="dataset",
         )
+    problems.sort(key=lambda p: (p.file != tools_path.name, p.line))
     return Dataset(folder.name, tools, queries, problems)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from lucy.capability_index.edge_store import EdgeStore
 from lucy.capability_index.embedder import Embedder
-from lucy.capability_index.ranking import fuse_rrf
+from lucy.capability_index.ranking import fuse
 from lucy.capability_index.retriever import RetrievalScope, Retriever
 from lucy.capability_index.snapshot import SnapshotCache
 from lucy.capability_index.sparse import SparseEncoder
@@ -106,7 +106,7 @@ class DenseBaseline:
 
 
 class HybridBaseline:
-    """Lucy's index (dense + BM25 sparse) fused with RRF, without re-scoring or splitting."""
+    """Lucy's index (dense + BM25 sparse) fused as Lucy fuses, without re-scoring or splitting."""
 
     def __init__(self, ctx: EvalContext) -> None:
         self._ctx = ctx
@@ -122,7 +122,7 @@ class HybridBaseline:
             ToolkitFilter(),
             max(k, ctx.weights.prefetch_limit),
         )
-        fused = fuse_rrf(hits.dense, hits.sparse, ctx.weights, self._payloads)
+        fused = fuse(hits.dense, hits.sparse, ctx.weights, self._payloads)
         return [ctx.converted.slug_to_name[s.payload["slug"]] for s in fused[:k]]
 
 
