@@ -42,6 +42,9 @@ class CountingEmbedder:
     def encode_query(self, text: str) -> list[float]:
         return self.inner.encode_query(text)
 
+    def encode_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.inner.encode_queries(texts)
+
 
 def stores(tmp_path: Path) -> list[VectorStore]:
     return [EdgeStore(tmp_path / "edge"), ServerStore(QdrantClient(":memory:"), prefix="t")]

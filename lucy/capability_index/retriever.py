@@ -82,8 +82,11 @@ class Retriever:
         missing: dict[str, MissingToolkit] = {}
         texts = [query] if len(parts) == 1 else [query, *parts]
         rankings: list[list[Scored]] = []
-        for text in texts:
-            ranking, found = self._rank(collection, payloads, text, scope, clock)
+        started_embed = time.perf_counter()
+        vectors = self._embedder.encode_queries(texts)
+        clock.embed += time.perf_counter() - started_embed
+        for text, dense in zip(texts, vectors, strict=True):
+            ranking, found = self._rank(collection, payloads, text, dense, scope, clock)
             rankings.append(ranking)
             for m in found:
                 if m.toolkit not in missing or missing[m.toolkit].score < m.score:
@@ -124,12 +127,12 @@ class Retriever:
         collection: str,
         payloads: Mapping[str, dict[str, Any]],
         part: str,
+        dense: list[float],
         scope: RetrievalScope,
         clock: _Clock,
     ) -> tuple[list[Scored], list[MissingToolkit]]:
         """One intent: the ranked allowed tools and the unconnected toolkits that fit."""
         t0 = time.perf_counter()
-        dense = self._embedder.encode_query(part)
         sparse = self._sparse.encode_query(part)
         intent = analyse_request(part, self._overrides)
         t1 = time.perf_counter()

@@ -1,0 +1,30 @@
+"""The bundled model, loaded offline: shape, normalisation, the query cache, batching."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+
+def test_query_vectors(embedder) -> None:
+    vector = embedder.encode_query("open a bug in linear")
+    assert len(vector) == embedder.dimension == 384
+    assert math.sqrt(sum(v * v for v in vector)) == pytest.approx(1.0, abs=1e-4)
+    assert embedder.model_id == "bundled:all-MiniLM-L6-v2"
+
+
+def test_batch_equals_one_by_one_and_is_cached(embedder) -> None:
+    embedder.clear_cache()
+    texts = ["send an email to bob", "what's on my calendar", "send an email to bob"]
+    batch = embedder.encode_queries(texts)
+    assert batch[0] == batch[2]
+    embedder.clear_cache()
+    for text, vector in zip(texts, batch, strict=True):
+        assert embedder.encode_query(text) == pytest.approx(vector, abs=1e-5)
+    assert embedder.encode_query(texts[0]) is embedder.encode_query(texts[0])  # cached object
+
+
+def test_documents_match_queries(embedder) -> None:
+    [doc] = embedder.encode_documents(["send an email to bob"])
+    assert doc == pytest.approx(embedder.encode_query("send an email to bob"), abs=1e-5)
