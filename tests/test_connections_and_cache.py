@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
@@ -77,14 +76,12 @@ def test_tiered_cache_invalidation_reaches_other_replicas_l2(redis_cache: RedisC
     assert b_l1.get("conn:W", "*") == '["github"]'  # L1 is bounded by its TTL only (for now)
 
 
-def test_redis_down_fails_open_fast() -> None:
+def test_redis_down_fails_open() -> None:
+    """Every call against a dead Redis is a miss or a no-op, counted, never an exception."""
     dead = RedisCache("redis://127.0.0.1:1/0", timeout=0.05)
-    started = time.perf_counter()
     for _ in range(20):
         assert dead.get("ns", "k") is None
         dead.set("ns", "k", "v", 10)
-    elapsed = time.perf_counter() - started
-    assert dead.errors == 40
+        dead.invalidate("ns")
+    assert dead.errors == 60
     assert not dead.ping()
-    # 40 failed calls without library retries; generous bound, this is not a benchmark
-    assert elapsed < 5.0

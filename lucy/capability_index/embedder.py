@@ -78,7 +78,7 @@ class SentenceTransformerEmbedder:
         )
         self._lock = threading.Lock()
         # one model call at a time: concurrent calls each start an OpenMP team, and teams
-        # spinning against each other on a few cores made a 6 ms query take 100+ ms
+        # spinning against each other on a few cores slow every call down many times over
         self._model_lock = threading.Lock()
 
     @classmethod
