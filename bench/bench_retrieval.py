@@ -40,11 +40,10 @@ from typing import Any
 
 import httpx
 import uvicorn
-from cachetools import LRUCache
 
 from lucy.api.app import create_app
 from lucy.capability_index.catalog import Catalog, ToolkitInfo, load_catalog
-from lucy.capability_index.embedder import Embedder
+from lucy.capability_index.embedder import SentenceTransformerEmbedder
 from lucy.capability_index.service import CapabilityIndex
 from lucy.models import RetrievalResult, ToolSpec
 from lucy.settings import Settings
@@ -283,44 +282,6 @@ def cycle(queries: Sequence[str], count: int, start: int = 0) -> Iterator[str]:
         yield queries[(start + i) % len(queries)]
 
 
-class CachedQueries:
-    """An embedder plus an LRU of query vectors, as ``SentenceTransformerEmbedder`` keeps one.
-
-    Lets the warm-cache run share the cold index's model instead of loading a second copy
-    (which would inflate the peak-RSS figure); the cache is the same cachetools LRU under a lock.
-    """
-
-    def __init__(self, inner: Embedder, size: int) -> None:
-        self._inner = inner
-        self._cache: LRUCache[str, list[float]] = LRUCache(maxsize=size)
-        self._lock = threading.Lock()
-
-    @property
-    def model_id(self) -> str:
-        return self._inner.model_id
-
-    @property
-    def dimension(self) -> int:
-        return self._inner.dimension
-
-    def encode_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        return self._inner.encode_documents(texts)
-
-    def encode_query(self, text: str) -> list[float]:
-        with self._lock:
-            hit = self._cache.get(text)
-        if hit is not None:
-            return hit
-        vector = self._inner.encode_query(text)
-        with self._lock:
-            self._cache[text] = vector
-        return vector
-
-    def encode_queries(self, texts: Sequence[str]) -> list[list[float]]:
-        # the warm run has every query cached, so one by one costs nothing
-        return [self.encode_query(text) for text in texts]
-
-
 def time_retrievals(
     retrieve: Callable[[str], RetrievalResult], queries: Iterator[str]
 ) -> dict[str, Any]:
@@ -353,24 +314,19 @@ def time_retrievals(
 
 
 def bench_in_process(index: CapabilityIndex, settings: Settings, queries: int) -> dict[str, Any]:
+    embedder = index.embedder
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+
     def cold(q: str) -> RetrievalResult:
+        embedder.clear_cache()  # every call runs the model
         return index.retrieve(q, workspace_id=WORKSPACE, k=K)
 
     for q in cycle(QUERIES, WARMUP_CALLS):
         cold(q)
     cold_fig = time_retrievals(cold, cycle(QUERIES, queries, start=WARMUP_CALLS))
 
-    # The same store, model and connections; only the query embeddings are cached.
-    warm_index = CapabilityIndex(
-        settings.model_copy(update={"query_cache_size": WARM_CACHE_SIZE}),
-        store=index.store,
-        embedder=CachedQueries(index.embedder, WARM_CACHE_SIZE),
-        catalog=index.catalog,
-        connections=index.connections,
-    )
-
     def warm(q: str) -> RetrievalResult:
-        return warm_index.retrieve(q, workspace_id=WORKSPACE, k=K)
+        return index.retrieve(q, workspace_id=WORKSPACE, k=K)
 
     for q in cycle(QUERIES, len(QUERIES) + WARMUP_CALLS):  # every query's vector is cached
         warm(q)
@@ -536,8 +492,11 @@ def run_one_size(
     synth_s = time.perf_counter() - t0
     _log(f"[{n}] catalog: {len(catalog.tools)} tools, {len(catalog.toolkits)} toolkits")
     with tempfile.TemporaryDirectory(prefix="lucy-bench-") as tmp:
-        # Embedded Qdrant and in-process cache whatever LUCY_* says; no query-embedding cache.
-        settings = Settings(data_dir=Path(tmp), query_cache_size=0, qdrant_url=None, redis_url=None)
+        # Embedded Qdrant and in-process cache whatever LUCY_* says; the production-size query
+        # cache, emptied before every cold call
+        settings = Settings(
+            data_dir=Path(tmp), query_cache_size=WARM_CACHE_SIZE, qdrant_url=None, redis_url=None
+        )
         if torch_threads is not None:
             settings = settings.model_copy(update={"torch_threads": torch_threads})
         t0 = time.perf_counter()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -138,7 +137,3 @@ def _tool(
         )
     except ValidationError as exc:
         raise CatalogError(str(exc), source=source, slug=slug) from exc
-
-
-def toolkits_of(tools: Iterable[ToolSpec]) -> set[str]:
-    return {t.toolkit for t in tools}

@@ -46,11 +46,11 @@ def make_store(settings: Settings) -> VectorStore:
 
 
 def make_cache(settings: Settings) -> KeyValueCache:
-    local = InProcessCache(ttl=min(settings.cache_ttl_seconds, 5.0))
     if not settings.redis_url:
         return InProcessCache(ttl=settings.cache_ttl_seconds)
     return TieredCache(
-        local, RedisCache(settings.redis_url, timeout=settings.redis_timeout_seconds)
+        InProcessCache(ttl=min(settings.cache_ttl_seconds, 5.0)),
+        RedisCache(settings.redis_url, timeout=settings.redis_timeout_seconds),
     )
 
 
