@@ -112,7 +112,7 @@ def test_merge_parts_gives_each_intent_its_best(
     def ranking(ids: list[str]) -> list[Scored]:
         return [scored(x, 1.0 - i / 10, "tk") for i, x in enumerate(ids)]
 
-    picked = merge_parts(ranking(whole), [ranking(p) for p in parts], k)
+    picked = merge_parts(ranking(whole), [ranking(p) for p in parts], k, leader_margin=10.0)
     ids = [item.id for _, item in picked]
     assert len(ids) == len(set(ids))
     assert len(ids) == min(k, len(set(whole) | {x for p in parts for x in p}))
@@ -122,3 +122,17 @@ def test_merge_parts_gives_each_intent_its_best(
                 assert p[0] in ids  # every intent's best tool is on the shortlist
         if whole:
             assert ids[0] == whole[0]
+
+
+def test_weak_part_leader_does_not_open_the_shortlist() -> None:
+    def item(x: str, score: float, similarity: float) -> Scored:
+        return Scored(x, {"toolkit": "tk", "slug": x}, score, score, similarity)
+
+    whole = [item("a", 1.0, 0.6), item("b", 0.9, 0.5)]
+    strong_part = [item("c", 0.8, 0.7)]
+    weak_part = [item("d", 0.95, 0.3)]
+    picked = merge_parts(whole, [strong_part, weak_part], 3, part_penalty=0.2)
+    # c opens (similarity 0.7 >= 0.6); d does not (0.3 < 0.6) and ranks 0.2 lower: 0.75 < 0.9
+    assert [x.id for _, x in picked] == ["a", "c", "b"]
+    picked = merge_parts(whole, [strong_part, weak_part], 3, leader_margin=0.5)
+    assert [x.id for _, x in picked] == ["a", "c", "d"]

@@ -145,27 +145,42 @@ def rescore(
 
 
 def merge_parts(
-    whole: Sequence[Scored], parts: Sequence[Sequence[Scored]], k: int
+    whole: Sequence[Scored],
+    parts: Sequence[Sequence[Scored]],
+    k: int,
+    *,
+    leader_margin: float = 0.0,
+    part_penalty: float = 0.0,
 ) -> list[tuple[int | None, Scored]]:
     """The shortlist of a request split into parts: the whole request's best tool, then each
-    part's best (so every intent reaches the top k), then the rest by their best score in
-    any ranking. Returns (part index, or None for the whole request, item) without repeats.
-    """
-    best: dict[str, tuple[int | None, Scored]] = {}
+    part's best (so every intent reaches the top k), then the rest by their best score.
+
+    A part's best opens the list only if its dense similarity is at least the whole request's
+    best's minus ``leader_margin`` (a weak part, e.g. a second sentence that only adds
+    context, does not push tools ahead). In the rest, a score found by a part counts
+    ``part_penalty`` less than one found by the whole request. Returns (part index, or None
+    for the whole request, item) without repeats."""
+    best: dict[str, tuple[int | None, Scored, float]] = {}
     for index, ranking in [(None, whole), *enumerate(parts)]:
         for item in ranking:
-            if item.id not in best or item.score > best[item.id][1].score:
-                best[item.id] = (index, item)
+            rank_score = item.score - (0.0 if index is None else part_penalty)
+            if item.id not in best or rank_score > best[item.id][2]:
+                best[item.id] = (index, item, rank_score)
     out: list[tuple[int | None, Scored]] = []
     seen: set[str] = set()
     leaders: list[tuple[int | None, Scored]] = [(None, whole[0])] if whole else []
-    leaders += [(i, ranking[0]) for i, ranking in enumerate(parts) if ranking]
+    floor = whole[0].similarity - leader_margin if whole else None
+    leaders += [
+        (i, ranking[0])
+        for i, ranking in enumerate(parts)
+        if ranking and (floor is None or ranking[0].similarity >= floor)
+    ]
     for index, item in leaders:
         if item.id not in seen:
             seen.add(item.id)
             out.append((index, item))
-    rest = sorted(best.values(), key=lambda pair: (-pair[1].score, pair[1].id))
-    out += [pair for pair in rest if pair[1].id not in seen]
+    rest = sorted(best.values(), key=lambda entry: (-entry[2], entry[1].id))
+    out += [(index, item) for index, item, _ in rest if item.id not in seen]
     return out[:k]
 
 

@@ -94,9 +94,15 @@ class Retriever:
         if len(parts) == 1:
             picked: list[tuple[int | None, Scored]] = [(None, s) for s in rankings[0][:k]]
         else:
-            picked = merge_parts(rankings[0], rankings[1:], k)
+            picked = merge_parts(
+                rankings[0],
+                rankings[1:],
+                k,
+                leader_margin=self._weights.part_leader_margin,
+                part_penalty=self._weights.part_penalty,
+            )
         candidates = [
-            _candidate(item.payload, item.score, None if part is None else parts[part])
+            _candidate(item, None if part is None else parts[part])
             for part, item in picked
         ]
         ordered_missing = sorted(missing.values(), key=lambda m: -m.score)
@@ -185,14 +191,16 @@ class _Clock:
     rescore: float = 0.0
 
 
-def _candidate(p: dict[str, Any], score: float, intent: str | None) -> Candidate:
+def _candidate(item: Scored, intent: str | None) -> Candidate:
+    p = item.payload
     return Candidate(
         slug=p["slug"],
         toolkit=p["toolkit"],
         name=p["name"],
         description=p["description"],
         parameters=p["parameters"],
-        score=round(score, 4),
+        score=round(item.score, 4),
+        similarity=round(item.similarity, 4),
         tags=IntentTags.model_validate(p["tags"]),
         read_only=bool(p["read_only"]),
         destructive=bool(p["destructive"]),
