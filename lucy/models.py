@@ -1,13 +1,16 @@
-"""The shared vocabulary: tools, their intent tags, and what retrieval returns."""
+"""The shared vocabulary: tools and their tags, what retrieval returns, tool calls, results and
+error kinds, and the trace record the planner logs."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import uuid
-from typing import Any
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # uuid5 namespace for point ids: uuid5(NAMESPACE, f"{provider}:{slug}").
 POINT_NAMESPACE = uuid.UUID("6f1c0d52-3c1e-5b8e-9a57-4c7b8f0e2d11")
@@ -66,6 +69,9 @@ class Candidate(BaseModel):
     description: str
     parameters: dict[str, Any]
     score: float
+    similarity: float = Field(
+        0.0, description="Dense cosine between the request (or its part) and the tool text."
+    )
     tags: IntentTags
     read_only: bool
     destructive: bool
@@ -97,3 +103,127 @@ class RetrievalResult(BaseModel):
     index_version: str
     intents: list[str]
     timings: RetrievalTimings
+
+
+class ToolErrorKind(StrEnum):
+    """Every way a tool call can fail, as the model, the trace and the user see it."""
+
+    UNKNOWN_TOOL = "unknown_tool"
+    PARSE_ERROR = "parse_error"
+    INVALID_ARGUMENTS = "invalid_arguments"
+    CONNECTION_REQUIRED = "connection_required"
+    TIMEOUT = "timeout"
+    RATE_LIMITED = "rate_limited"
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
+    PROVIDER_ERROR = "provider_error"
+    EXECUTION_ERROR = "execution_error"
+    LOOP_DETECTED = "loop_detected"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the same call may succeed if made again later (by the retry policy)."""
+        return self in _RETRYABLE
+
+    @property
+    def user_message(self) -> str:
+        """A sentence for the person in Slack: what went wrong, in their terms."""
+        return _USER_MESSAGES[self]
+
+
+_RETRYABLE = frozenset(
+    {ToolErrorKind.TIMEOUT, ToolErrorKind.RATE_LIMITED, ToolErrorKind.PROVIDER_UNAVAILABLE}
+)
+
+_USER_MESSAGES: dict[ToolErrorKind, str] = {
+    ToolErrorKind.UNKNOWN_TOOL: "I tried to use a tool that does not exist here.",
+    ToolErrorKind.PARSE_ERROR: "I produced a tool request that could not be read.",
+    ToolErrorKind.INVALID_ARGUMENTS: "I gave a tool arguments it does not accept.",
+    ToolErrorKind.CONNECTION_REQUIRED: "That needs an app this workspace has not connected.",
+    ToolErrorKind.TIMEOUT: "A tool took too long to answer.",
+    ToolErrorKind.RATE_LIMITED: "A service asked me to slow down (rate limited).",
+    ToolErrorKind.PROVIDER_UNAVAILABLE: "A service could not be reached just now.",
+    ToolErrorKind.PROVIDER_ERROR: "A service refused the request.",
+    ToolErrorKind.EXECUTION_ERROR: "A tool failed while running.",
+    ToolErrorKind.LOOP_DETECTED: "I was repeating the same step, so I stopped.",
+    ToolErrorKind.BUDGET_EXHAUSTED: "I ran out of time or steps for this request.",
+}
+
+
+class ToolError(BaseModel):
+    """A structured tool failure: goes back to the model as the tool result, and into the trace."""
+
+    kind: ToolErrorKind
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+    retry_after: float | None = Field(None, description="Seconds the provider asked us to wait.")
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind.retryable
+
+    def for_model(self) -> dict[str, Any]:
+        """The JSON the model receives in place of a result."""
+        body: dict[str, Any] = {"error": self.kind.value, "message": self.message}
+        body.update(self.details)
+        return body
+
+
+class ToolCall(BaseModel):
+    """One call the model asked for. ``arguments`` is the raw JSON text the model produced."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+class ToolResult(BaseModel):
+    """What executing (or refusing) one call produced: data or an error, never both."""
+
+    call_id: str
+    slug: str
+    data: Any = None
+    error: ToolError | None = None
+    attempts: int = 0
+    elapsed_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+TRACE_VERSION = 1
+
+
+class TraceToolCall(BaseModel):
+    """One tool call the planner made while answering."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    slug: str
+    ok: bool
+    error_kind: str | None = None
+    stage: Literal[1, 2]
+
+
+class TraceRecord(BaseModel):
+    """One logged /v1/respond request (one JSON object a line). Unknown fields are ignored so
+    that later versions of the planner can add some without breaking readers."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    version: int = TRACE_VERSION
+    ts: str = Field(description="ISO-8601 time the request was answered")
+    request_id: str
+    workspace_id: str
+    user_id: str | None = None
+    query: str = Field(description="the user's last message")
+    index_version: str | None = None
+    tool_calls: list[TraceToolCall]
+    final_text_ok: bool
+
+    @field_validator("ts")
+    @classmethod
+    def _iso_time(cls, value: str) -> str:
+        datetime.fromisoformat(value)  # ValueError -> ValidationError
+        return value

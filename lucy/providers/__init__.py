@@ -1,0 +1,2 @@
+"""Where tools run: the provider protocol, resilience (timeouts, retries, breaker), the demo
+provider."""
