@@ -7,7 +7,9 @@ LucyError
 ├── CatalogError              a catalog file is malformed (names file and tool)
 ├── IndexNotReadyError        no live index version yet (503)
 ├── IndexBuildError           a build failed; the live version is untouched
-└── BackendUnavailableError   Qdrant or Redis cannot be reached
+├── BackendUnavailableError   Qdrant or Redis cannot be reached
+│   └── LLMError              the LLM endpoint failed or timed out (the loop falls back)
+└── LLMNotConfiguredError     /v1/respond without LUCY_LLM_* settings (503)
 """
 
 from __future__ import annotations
@@ -61,3 +63,14 @@ class BackendUnavailableError(LucyError):
     def __init__(self, message: str, *, backend: str) -> None:
         super().__init__(message)
         self.backend = backend
+
+
+class LLMError(BackendUnavailableError):
+    """The LLM endpoint answered with an error, timed out, or could not be reached."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, backend="llm")
+
+
+class LLMNotConfiguredError(LucyError):
+    """``/v1/respond`` needs an LLM: set ``LUCY_LLM_BASE_URL`` and ``LUCY_LLM_MODEL``."""

@@ -45,6 +45,46 @@ class RetrievalWeights(BaseModel):
     )
     missing_max_toolkits: int = Field(3, ge=0, description="At most this many missing toolkits.")
     max_intents: int = Field(6, ge=1, description="Most parts a request is split into.")
+    part_leader_margin: float = Field(
+        0.0,
+        description="A part's best tool opens the shortlist only if its dense similarity is at "
+        "least the whole request's best's minus this.",
+    )
+    part_penalty: float = Field(
+        0.3, ge=0.0, description="Subtracted from scores found by one part of a split request."
+    )
+
+
+class PlannerSettings(BaseModel):
+    """The tool loop's limits. Every guard reads its numbers from here."""
+
+    k1: int = Field(5, ge=1, le=20, description="Candidates offered in stage 1.")
+    k2: int = Field(10, ge=1, le=50, description="Candidates retrieved when stage 2 widens.")
+    max_offered_tools: int = Field(
+        12, ge=1, le=64, description="Most tool schemas ever offered to the model at once."
+    )
+    stage2_min_similarity: float = Field(
+        0.3,
+        ge=-1.0,
+        le=1.0,
+        description="Below this dense similarity of the best candidate, stage 2 runs at once.",
+    )
+    max_llm_steps: int = Field(8, ge=2, le=50, description="LLM calls per request, incl. the last.")
+    max_tool_calls: int = Field(16, ge=1, le=200, description="Tool executions per request.")
+    deadline_seconds: float = Field(60.0, gt=0, description="Wall-clock budget per request.")
+    prompt_token_budget: int = Field(
+        12000, ge=500, description="Estimated tokens the prompt (messages + schemas) may use."
+    )
+    max_result_chars: int = Field(
+        12000, ge=200, description="A tool result longer than this is truncated, with a marker."
+    )
+    max_gate_pages: int = Field(
+        5, ge=0, le=50, description="Pages the completeness gate may fetch per request."
+    )
+    llm_timeout_seconds: float = Field(30.0, gt=0, description="One LLM call's time limit.")
+    llm_max_retries: int = Field(
+        1, ge=0, le=5, description="Retries of an LLM call after 429, 5xx or connect errors."
+    )
 
 
 class Settings(BaseSettings):
@@ -72,6 +112,28 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     retrieval: RetrievalWeights = Field(default_factory=RetrievalWeights)
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1."
+    )
+    llm_api_key: SecretStr | None = Field(None, description="API key for the LLM endpoint.")
+    llm_model: str | None = Field(None, description="Model name sent with every LLM call.")
+    connect_url_template: str | None = Field(
+        None,
+        description="Link shown when a toolkit must be connected; {toolkit} and {workspace_id} "
+        "are filled in. Unset = the reply names the API call and CLI command instead.",
+    )
+    trace_path: Path | None = Field(
+        None, description="JSONL file /v1/respond appends trace records to; unset = data_dir."
+    )
+    planner: PlannerSettings = Field(default_factory=PlannerSettings)
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
+
+    @property
+    def traces_file(self) -> Path:
+        return self.trace_path or self.data_dir / "traces" / "respond.jsonl"
 
     @property
     def index_dir(self) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -15,9 +15,11 @@ from lucy.errors import (
     BackendUnavailableError,
     IndexNotReadyError,
     InvalidRequestError,
+    LLMNotConfiguredError,
     LucyError,
     UnknownToolError,
 )
+from lucy.planner.service import Responder
 from lucy.settings import Settings
 
 _STATUS: list[tuple[type[LucyError], int]] = [
@@ -25,13 +27,18 @@ _STATUS: list[tuple[type[LucyError], int]] = [
     (InvalidRequestError, 422),
     (IndexNotReadyError, 503),
     (BackendUnavailableError, 503),
+    (LLMNotConfiguredError, 503),
 ]
 
 
 def create_app(
-    settings: Settings | None = None, *, index: CapabilityIndex | None = None
+    settings: Settings | None = None,
+    *,
+    index: CapabilityIndex | None = None,
+    responder: Callable[[CapabilityIndex], Responder] | None = None,
 ) -> FastAPI:
-    """The app. With no ``index`` one is opened from ``settings`` at startup, closed at exit."""
+    """The app. With no ``index`` one is opened from ``settings`` at startup, closed at exit.
+    ``/v1/respond`` uses ``responder(index)`` if given, else the configured LLM (none: 503)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -39,9 +46,17 @@ def create_app(
         owned = index is None
         app.state.index = index or CapabilityIndex(settings)
         app.state.index.warm()
+        if responder is not None:
+            app.state.responder = responder(app.state.index)
+        elif settings.llm_configured:
+            app.state.responder = Responder.from_settings(settings, app.state.index)
+        else:
+            app.state.responder = None
         try:
             yield
         finally:
+            if app.state.responder is not None:
+                await app.state.responder.aclose()
             if owned:
                 app.state.index.close()
 

@@ -12,10 +12,14 @@ from lucy.api.schemas import (
     ConnectRequest,
     ErrorResponse,
     HealthResponse,
+    RespondRequest,
     RetrieveRequest,
 )
 from lucy.capability_index.service import CapabilityIndex
+from lucy.errors import LLMNotConfiguredError
 from lucy.models import RetrievalResult, ToolSpec
+from lucy.planner.service import Responder
+from lucy.planner.trace import RespondResult
 
 router = APIRouter()
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -39,6 +43,29 @@ def retrieve(body: RetrieveRequest, request: Request) -> RetrievalResult:
         user_id=body.user_id,
         k=body.k,
         toolkits=body.toolkits,
+    )
+
+
+@router.post(
+    "/v1/respond",
+    response_model=RespondResult,
+    responses={**_ERRORS, 503: {"model": ErrorResponse, "description": "No LLM or no index."}},
+    tags=["respond"],
+)
+async def respond(body: RespondRequest, request: Request) -> RespondResult:
+    """Answer the last user message of a Slack thread with the workspace's tools: a non-empty
+    reply, the trace of what was done, and flags."""
+    responder: Responder | None = request.app.state.responder
+    if responder is None:
+        raise LLMNotConfiguredError(
+            "no LLM is configured: set LUCY_LLM_BASE_URL and LUCY_LLM_MODEL (and "
+            "LUCY_LLM_API_KEY if the endpoint needs one), then restart Lucy"
+        )
+    return await responder.respond(
+        [m.model_dump() for m in body.thread],
+        workspace_id=body.workspace_id,
+        user_id=body.user_id,
+        format=body.format,
     )
 
 

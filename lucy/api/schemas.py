@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class RetrieveRequest(BaseModel):
@@ -43,3 +45,30 @@ class ErrorResponse(BaseModel):
 class HealthResponse(BaseModel):
     status: str
     index_version: str | None = None
+
+
+class ThreadMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=20_000)
+
+
+class RespondRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workspace_id: str = Field(description="Workspace (Slack team) id.")
+    user_id: str | None = Field(None, description="The Slack user who asked.")
+    thread: list[ThreadMessage] = Field(
+        min_length=1, max_length=200, description="The conversation so far, oldest first."
+    )
+    format: Literal["markdown", "slack"] = Field(
+        "markdown", description="markdown, or Slack mrkdwn for posting as is."
+    )
+
+    @field_validator("thread")
+    @classmethod
+    def _ends_with_user(cls, thread: list[ThreadMessage]) -> list[ThreadMessage]:
+        if thread and (thread[-1].role != "user" or not thread[-1].content.strip()):
+            raise ValueError("the thread must end with a non-empty user message")
+        return thread

@@ -102,8 +102,7 @@ class Retriever:
                 part_penalty=self._weights.part_penalty,
             )
         candidates = [
-            _candidate(item, None if part is None else parts[part])
-            for part, item in picked
+            _candidate(item, None if part is None else parts[part]) for part, item in picked
         ]
         ordered_missing = sorted(missing.values(), key=lambda m: -m.score)
         return RetrievalResult(

@@ -6,49 +6,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from lucy.errors import InvalidRequestError
+from lucy.models import TRACE_VERSION, TraceRecord, TraceToolCall
 
-TRACE_VERSION = 1
-
-
-class TraceToolCall(BaseModel):
-    """One tool call the planner made while answering."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    slug: str
-    ok: bool
-    error_kind: str | None = None
-    stage: Literal[1, 2]
-
-
-class TraceRecord(BaseModel):
-    """One logged /v1/respond request (one JSON object a line). Unknown fields are ignored so
-    that later versions of the planner can add some without breaking readers."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    version: int = TRACE_VERSION
-    ts: str = Field(description="ISO-8601 time the request was answered")
-    request_id: str
-    workspace_id: str
-    user_id: str | None = None
-    query: str = Field(description="the user's last message")
-    index_version: str | None = None
-    tool_calls: list[TraceToolCall]
-    final_text_ok: bool
-
-    @field_validator("ts")
-    @classmethod
-    def _iso_time(cls, value: str) -> str:
-        datetime.fromisoformat(value)  # ValueError -> ValidationError
-        return value
+__all__ = ["TRACE_VERSION", "TraceRecord", "TraceToolCall", "queries_from_traces", "write_queries"]
 
 
 def queries_from_traces(

@@ -1,0 +1,1 @@
+"""Two-stage planning and the hardened tool loop behind ``/v1/respond``."""

@@ -1,0 +1,168 @@
+"""The tool loop end to end: the real ``openai`` client against the scripted double, the real
+demo index, the real executor and demo provider."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from lucy.capability_index.service import CapabilityIndex
+from lucy.models import ToolErrorKind
+from lucy.providers.demo import DemoProvider, generate_demo_data
+from lucy.testing import Call, Empty, Fail, Repeat, ScriptedLLM, Text, ToolCalls
+from tests.planner_kit import ask, tool_messages
+
+CALENDAR = "GOOGLECALENDAR_LIST_EVENTS"
+WEEK_QUESTION = "what's on my calendar this week?"
+
+
+def test_repeated_tool_call_is_reused_then_breaks_the_loop(demo_index: CapabilityIndex) -> None:
+    same = ToolCalls([Call(CALENDAR, {"max_results": 5})])
+    with ScriptedLLM([Repeat(same, 3), Text("Here is your week.")]) as llm:
+        result, executor = ask(demo_index, llm, WEEK_QUESTION)
+    assert len(executor.executed) == 1  # the second call reused the result, the third broke
+    calls = [c for c in result.trace.calls if c.slug == CALENDAR]
+    assert [c.reused for c in calls] == [False, True, False]
+    assert calls[2].error is not None and calls[2].error.kind is ToolErrorKind.LOOP_DETECTED
+    assert "already made this exact call" in tool_messages(llm.requests[2])[-1]
+    assert result.flags.loop_broken
+    assert llm.requests[-1].get("tools") is None  # the finalization call offers no tools
+    assert result.text == "Here is your week."
+
+
+def test_unknown_tool_is_never_executed_and_widens_the_offer(demo_index: CapabilityIndex) -> None:
+    turns = [ToolCalls([Call("CALENDAR_WIPE_ALL", {})]), Text("I can't do that.")]
+    with ScriptedLLM(turns) as llm:
+        result, executor = ask(demo_index, llm, WEEK_QUESTION)
+    assert executor.executed == []
+    error = result.trace.errors[0]
+    assert error.kind is ToolErrorKind.UNKNOWN_TOOL
+    message = json.loads(tool_messages(llm.requests[1])[0])
+    assert message["error"] == "unknown_tool" and CALENDAR in message["valid_tools"]
+    assert 2 in result.trace.stages
+    stage2 = {t.slug for t in result.trace.offered if t.stage == 2}
+    assert stage2 and stage2 <= set(llm.offered_tools(1))
+    assert len(llm.offered_tools(1)) <= 12 + 1  # the cap, plus find_tools
+    assert result.text == "I can't do that."
+
+
+def test_parse_error_goes_back_to_the_model(demo_index: CapabilityIndex) -> None:
+    turns = [ToolCalls([Call(CALENDAR, '{"max_results": ')]), Text("Sorry, retrying failed.")]
+    with ScriptedLLM(turns) as llm:
+        result, executor = ask(demo_index, llm, WEEK_QUESTION)
+    assert executor.executed == []
+    message = json.loads(tool_messages(llm.requests[1])[0])
+    assert message["error"] == "parse_error"
+    assert "Expecting value" in message["message"]
+    assert result.trace.errors[0].kind is ToolErrorKind.PARSE_ERROR
+
+
+def test_schema_violation_goes_back_with_paths(demo_index: CapabilityIndex) -> None:
+    turns = [ToolCalls([Call(CALENDAR, {"max_results": "ten"})]), Text("Sorry.")]
+    with ScriptedLLM(turns) as llm:
+        _, executor = ask(demo_index, llm, WEEK_QUESTION)
+    assert executor.executed == []
+    message = json.loads(tool_messages(llm.requests[1])[0])
+    assert message["error"] == "invalid_arguments"
+    assert any(p.startswith("$.max_results:") for p in message["problems"])
+
+
+def test_no_text_gets_one_finalization_call_then_a_deterministic_reply(
+    demo_index: CapabilityIndex,
+) -> None:
+    turns = [ToolCalls([Call(CALENDAR, {"max_results": 3})]), Empty(), Text("")]
+    with ScriptedLLM(turns) as llm:
+        result, executor = ask(demo_index, llm, WEEK_QUESTION)
+    assert len(llm.requests) == 3  # plan, empty answer, one tool-less finalization
+    assert llm.requests[2].get("tools") is None
+    assert result.flags.fallback_used
+    assert result.text.strip()
+    assert CALENDAR in result.text and "no answer" in result.text
+    assert len(executor.executed) == 1
+
+
+def test_llm_failure_still_ends_in_a_reply(demo_index: CapabilityIndex) -> None:
+    with ScriptedLLM([Fail(500, "upstream exploded")]) as llm:
+        result, _ = ask(demo_index, llm, WEEK_QUESTION)
+    assert len(llm.requests) == 1  # no finalization call against a failing endpoint
+    assert result.flags.fallback_used
+    assert "could not be reached" in result.text
+
+
+def test_missing_connection_answers_without_the_llm(demo_index: CapabilityIndex) -> None:
+    demo_index.connect("ws-planner-slack-only", ["slack"])
+    with ScriptedLLM([Text("should not be used")]) as llm:
+        result, executor = ask(
+            demo_index,
+            llm,
+            "open a bug in linear for the login crash",
+            workspace_id="ws-planner-slack-only",
+        )
+    assert llm.requests == []
+    assert executor.executed == []
+    assert result.flags.connection_required
+    assert "Linear" in result.text and "lucy connections connect ws-planner-slack-only linear" in (
+        result.text
+    )
+
+
+def test_budget_bounds_a_model_that_never_stops(demo_index: CapabilityIndex) -> None:
+    def script(request: dict[str, object]) -> ToolCalls:
+        n = len(request["messages"])  # type: ignore[arg-type]
+        return ToolCalls([Call(CALENDAR, {"max_results": 1 + n % 50, "q": str(n)})])
+
+    with ScriptedLLM(script) as llm:
+        result, executor = ask(demo_index, llm, WEEK_QUESTION, max_llm_steps=4, max_tool_calls=10)
+    assert result.trace.llm_steps <= 4
+    assert len(executor.executed) <= 3
+    assert result.flags.budget_exhausted and result.flags.fallback_used
+    assert result.text.strip()
+
+
+def _week_events(provider: DemoProvider) -> list[str]:
+    start = provider.data.week_start
+    end = start + timedelta(days=7)
+    return [e.summary for e in provider.data.events if e.end > start and e.start < end]
+
+
+def _first_page_then_all(request: dict[str, object]) -> Text | ToolCalls:
+    """A model that lists the week, stops after the first page and says that is all."""
+    messages = request["messages"]
+    assert isinstance(messages, list)
+    tools = [m for m in messages if m["role"] == "tool"]
+    if not tools:
+        monday = datetime.now(UTC).date() - timedelta(days=datetime.now(UTC).weekday())
+        args = {
+            "time_min": f"{monday}T00:00:00Z",
+            "time_max": f"{monday + timedelta(days=7)}T00:00:00Z",
+            "single_events": True,
+            "order_by": "startTime",
+        }
+        return ToolCalls([Call(CALENDAR, args)])
+    first = json.loads(tools[0]["content"])  # a whole page (12 kB limit) or whole items
+    names = ", ".join(item["summary"] for item in first["items"])
+    return Text(f"Here are all your events this week: {names}. That's all.")
+
+
+@pytest.mark.parametrize("gate_pages", [5, 0])
+def test_week_schedule_is_complete_or_says_it_may_be_partial(
+    demo_index: CapabilityIndex, gate_pages: int
+) -> None:
+    provider = DemoProvider(generate_demo_data(seed=0))
+    week = _week_events(provider)
+    assert len(week) > provider.page_size_cap  # the week spans several pages
+    with ScriptedLLM(_first_page_then_all) as llm:
+        result, _ = ask(
+            demo_index, llm, WEEK_QUESTION, provider=provider, max_gate_pages=gate_pages
+        )
+    text = result.text
+    listed_all = all(summary in text for summary in week)
+    assert listed_all or "may be partial" in text
+    assert result.flags.completeness_qualified
+    if gate_pages:
+        assert listed_all  # the gate fetched every page; unlisted events were added
+        assert any(c.source == "gate" for c in result.trace.calls)
+    else:
+        assert "may be partial" in text and "nextPageToken" in text
