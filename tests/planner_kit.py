@@ -26,7 +26,7 @@ from lucy.testing import ScriptedLLM
 class RecordingExecutor:
     """The real executor, noting each call it was asked to run."""
 
-    inner: ToolExecutor
+    inner: Any  # a ToolExecutor, or a test's stand-in
     executed: list[tuple[ToolSpec, dict[str, Any]]] = field(default_factory=list)
 
     async def run(
@@ -43,11 +43,13 @@ def ask(
     *,
     workspace_id: str = "demo",
     provider: DemoProvider | None = None,
+    inner: Any = None,
     **planner_settings: Any,
 ) -> tuple[RespondResult, RecordingExecutor]:
-    """One /v1/respond-equivalent request through the planner, on a fresh event loop."""
+    """One /v1/respond-equivalent request through the planner, on a fresh event loop.
+    ``inner`` replaces the real executor (a test's own, e.g. one that breaks its contract)."""
     thread = [{"role": "user", "content": question}] if isinstance(question, str) else question
-    executor = RecordingExecutor(ToolExecutor([provider or DemoProvider()]))
+    executor = RecordingExecutor(inner or ToolExecutor([provider or DemoProvider()]))
 
     async def go() -> RespondResult:
         async with openai.AsyncOpenAI(

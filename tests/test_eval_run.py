@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -31,11 +33,11 @@ class FirstTools:
 
 def test_every_builtin_retriever_runs_and_cache_is_reused(tmp_path: Path, embedder) -> None:
     data = load_dataset(SMALL)
-    names = ["bm25", "dense", "hybrid", "lucy", "tests.test_eval_run:FirstTools"]
+    names = ["bm25", "dense", "hybrid", "lucy", "tests.test_eval_run:FirstTools", "bm25-stem"]
     run = run_eval(data, names, [1, 3, 5], embedder=embedder, cache_dir=tmp_path)
     summary = summarize(run)["retrievers"]
     assert list(summary) == names
-    for name in ("bm25", "dense", "hybrid", "lucy"):
+    for name in ("bm25", "dense", "hybrid", "lucy", "bm25-stem"):
         assert summary[name]["recall@5"] >= 0.7, (name, summary[name])
     assert summary["tests.test_eval_run:FirstTools"]["recall@5"] < summary["lucy"]["recall@5"]
     lucy = {o.id: o for o in run.runs[3].outcomes}
@@ -45,6 +47,24 @@ def test_every_builtin_retriever_runs_and_cache_is_reused(tmp_path: Path, embedd
     again = run_eval(data, ["lucy"], [5], embedder=embedder, cache_dir=tmp_path)
     assert again.runs[0].build_s < run.runs[3].build_s  # the index was not rebuilt
     assert [o.ranked for o in again.runs[0].outcomes] == [o.ranked for o in run.runs[3].outcomes]
+
+
+def test_stemming_matches_word_forms(tmp_path: Path) -> None:
+    (tmp_path / "tools.jsonl").write_text(
+        '{"name": "paperSearch", "description": "Finds academic papers, articles and journals '
+        'by topic, author and year."}\n'
+        '{"name": "printerInk", "description": "Orders ink and paper."}\n'
+    )
+    (tmp_path / "queries.jsonl").write_text(
+        '{"id": "q", "query": "find an academic paper", "relevant": ["paperSearch"]}\n'
+    )
+    data = load_dataset(tmp_path)
+    ctx: Any = SimpleNamespace(dataset=data, names=[t.name for t in data.tools])
+    plain, stemmed = resolve("bm25")(ctx), resolve("bm25-stem")(ctx)
+    # plain tokens: only "academic" matches paperSearch ("finds", "papers" differ), "paper"
+    # matches the short printerInk text; stemmed: find, academic and paper all match
+    assert plain.retrieve("find an academic paper", 2)[0] == "printerInk"
+    assert stemmed.retrieve("find an academic paper", 2)[0] == "paperSearch"
 
 
 def test_unknown_retriever_is_refused() -> None:

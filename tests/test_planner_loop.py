@@ -166,3 +166,92 @@ def test_week_schedule_is_complete_or_says_it_may_be_partial(
         assert any(c.source == "gate" for c in result.trace.calls)
     else:
         assert "may be partial" in text and "nextPageToken" in text
+
+
+class _BrokenExecutor:
+    """Breaks the executor's contract (it must return a ToolResult, never raise)."""
+
+    async def run(self, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("bug in a provider adapter")
+
+
+def test_an_internal_error_still_ends_in_an_honest_reply(demo_index: CapabilityIndex) -> None:
+    turns = [ToolCalls([Call(CALENDAR, {"max_results": 3})]), Text("never reached")]
+    with ScriptedLLM(turns) as llm:
+        result, _ = ask(demo_index, llm, WEEK_QUESTION, inner=_BrokenExecutor())
+    assert result.flags.fallback_used
+    assert "internal error" in result.text
+    assert result.trace.steps[-1].detail == "internal error: RuntimeError"
+
+
+def test_find_tools_adds_stage_two_candidates(demo_index: CapabilityIndex) -> None:
+    turns = [
+        ToolCalls([Call("find_tools", {"query": "search slack messages about the outage"})]),
+        ToolCalls([Call("SLACK_SEARCH_MESSAGES", {"query": "outage"})]),
+        Text("Found the outage thread."),
+    ]
+    with ScriptedLLM(turns) as llm:
+        result, executor = ask(demo_index, llm, WEEK_QUESTION)
+    assert "SLACK_SEARCH_MESSAGES" not in llm.offered_tools(0)
+    assert "SLACK_SEARCH_MESSAGES" in llm.offered_tools(1)
+    found = json.loads(tool_messages(llm.requests[1])[0])
+    assert "SLACK_SEARCH_MESSAGES" in found["added_tools"]
+    assert [t.slug for t, _ in executor.executed] == ["SLACK_SEARCH_MESSAGES"]
+    call = next(c for c in result.trace.calls if c.slug == "SLACK_SEARCH_MESSAGES")
+    assert call.stage == 2 and call.ok
+    assert result.trace.stages == [1, 2]
+
+
+def test_large_results_reach_the_model_truncated(demo_index: CapabilityIndex) -> None:
+    turns = [ToolCalls([Call(CALENDAR, {"max_results": 10})]), Text("Several events.")]
+    with ScriptedLLM(turns) as llm:
+        ask(demo_index, llm, WEEK_QUESTION, max_result_chars=2000)
+    content = tool_messages(llm.requests[1])[0]
+    assert len(content) <= 2000
+    page = json.loads(content)
+    assert page["_lucy_truncated"].startswith("truncated by Lucy: showing the first ")
+
+
+def test_provider_errors_go_back_to_the_model_as_structured_results(
+    demo_index: CapabilityIndex,
+) -> None:
+    turns = [ToolCalls([Call(CALENDAR, {"page_token": "not-a-token"})]), Text("That failed.")]
+    with ScriptedLLM(turns) as llm:
+        result, executor = ask(demo_index, llm, WEEK_QUESTION)
+    assert len(executor.executed) == 1
+    message = json.loads(tool_messages(llm.requests[1])[0])
+    assert message["error"] == "provider_error"
+    assert result.trace.errors[0].kind is ToolErrorKind.PROVIDER_ERROR
+    assert result.text == "That failed."
+
+
+def test_write_tools_the_demo_provider_cannot_run_are_reported(
+    demo_index: CapabilityIndex,
+) -> None:
+    args = {"team_id": "t1", "title": "Login crash"}
+    turns = [ToolCalls([Call("LINEAR_CREATE_ISSUE", args)]), Empty(), Empty()]
+    with ScriptedLLM(turns) as llm:
+        result, _ = ask(demo_index, llm, "open a bug in linear for the login crash")
+    assert "LINEAR_CREATE_ISSUE" in llm.offered_tools(0)
+    call = result.trace.calls[0]
+    assert not call.ok and not call.executed
+    assert call.error is not None and call.error.kind is ToolErrorKind.EXECUTION_ERROR
+    assert "LINEAR_CREATE_ISSUE" in result.text and "failed" in result.text
+
+
+def test_a_named_missing_toolkit_is_mentioned_when_other_parts_run(
+    demo_index: CapabilityIndex,
+) -> None:
+    demo_index.connect("ws-planner-no-linear", ["slack", "googlecalendar"])
+    turns = [Text("I posted nothing yet; here is your calendar.")]
+    with ScriptedLLM(turns) as llm:
+        result, _ = ask(
+            demo_index,
+            llm,
+            "file a bug in linear for the crash and tell me what's on my calendar today",
+            workspace_id="ws-planner-no-linear",
+        )
+    assert len(llm.requests) == 1  # the calendar part fits a connected tool: the loop ran
+    assert "Linear" in llm.requests[0]["messages"][0]["content"]  # the model was told
+    assert result.flags.connection_required
+    assert "Not connected in this workspace: Linear" in result.text

@@ -30,7 +30,10 @@ def run(
     dataset: Annotated[Path, typer.Option(help="Folder with tools.jsonl and queries.jsonl.")],
     out: Annotated[Path, typer.Option(help="Folder for report.json, report.md, report.png.")],
     retrievers: Annotated[
-        str, typer.Option(help="Comma-separated: bm25, dense, hybrid, lucy or module:factory.")
+        str,
+        typer.Option(
+            help="Comma-separated: bm25, bm25-stem, dense, hybrid, lucy or module:factory."
+        ),
     ] = "bm25,dense,hybrid,lucy",
     k: Annotated[str, typer.Option("--k", help="Cut-offs, e.g. 1,3,5,10.")] = "1,3,5,10",
     queries: Annotated[

@@ -58,26 +58,41 @@ Factory = Callable[[EvalContext], EvalRetriever]
 
 
 class Bm25Baseline:
-    """BM25 (bm25s, Lucene variant) over the tool text; English stop words removed."""
+    """BM25 (bm25s, Lucene variant) over the tool text; English stop words removed. With
+    ``stem`` (the ``bm25-stem`` retriever) tokens are Snowball-stemmed (PyStemmer)."""
 
-    def __init__(self, ctx: EvalContext) -> None:
+    def __init__(self, ctx: EvalContext, *, stem: bool = False) -> None:
         import bm25s
 
         self._bm25s = bm25s
         self._names = ctx.names
+        self._stemmer = _english_stemmer() if stem else None
         corpus = [tool_text(t) for t in ctx.dataset.tools]
         self._model = bm25s.BM25()
-        self._model.index(
-            bm25s.tokenize(corpus, stopwords="en", show_progress=False), show_progress=False
+        self._model.index(self._tokenize(corpus), show_progress=False)
+
+    def _tokenize(self, texts: list[str]) -> Any:
+        return self._bm25s.tokenize(
+            texts, stopwords="en", stemmer=self._stemmer, show_progress=False
         )
 
     def retrieve(self, query: str, k: int) -> list[str]:
-        tokens = self._bm25s.tokenize([query], stopwords="en", show_progress=False)
+        tokens = self._tokenize([query])
         if not tokens.vocab:
             return []
         k = min(k, len(self._names))
         ids, _ = self._model.retrieve(tokens, k=k, show_progress=False)
         return [self._names[int(i)] for i in ids[0]]
+
+
+def _english_stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def stemmed_bm25(ctx: EvalContext) -> Bm25Baseline:
+    return Bm25Baseline(ctx, stem=True)
 
 
 class DenseBaseline:
@@ -148,6 +163,7 @@ class LucyPipeline:
 
 BUILTIN: dict[str, Factory] = {
     "bm25": Bm25Baseline,
+    "bm25-stem": stemmed_bm25,
     "dense": DenseBaseline,
     "hybrid": HybridBaseline,
     "lucy": LucyPipeline,

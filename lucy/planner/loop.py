@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
-from lucy.errors import LLMError
+from lucy.errors import IndexNotReadyError, InvalidRequestError, LLMError, UnknownToolError
 from lucy.models import (
     Candidate,
     RetrievalResult,
@@ -44,6 +45,8 @@ from lucy.planner.replies import connection_required, summarize_results
 from lucy.planner.trace import CallRecord, Flags, OfferedTool, RespondResult, StepRecord, Trace
 from lucy.providers.base import CallContext
 from lucy.settings import PlannerSettings
+
+log = logging.getLogger(__name__)
 
 
 class ToolIndex(Protocol):
@@ -90,7 +93,13 @@ class Planner:
     ) -> RespondResult:
         """Answer the last user message of ``thread`` (``[{"role", "content"}, ...]``)."""
         run = _Run(self, thread, workspace_id, user_id, request_id or uuid.uuid4().hex)
-        return await run.execute()
+        try:
+            return await run.execute()
+        except (InvalidRequestError, IndexNotReadyError):
+            raise  # the caller's mistake, or no index yet: the API maps these to 422 / 503
+        except Exception as exc:  # a bug must still end in an honest reply, not a 500
+            log.exception("planner failed on request %s", run.trace.request_id)
+            return run.internal_error(exc)
 
 
 class _Run:
@@ -122,6 +131,7 @@ class _Run:
         self.gate_pages = 0
         self.loop_broken = False
         self.llm_failed = False
+        self.widened: set[str] = set()
 
     # -- the whole request ---------------------------------------------------------------
 
@@ -155,6 +165,12 @@ class _Run:
             names = ", ".join(f"{m.name} (`{m.toolkit}`)" for m in named)
             text += f"\n\nNot connected in this workspace: {names}. Connect it to let me use it."
         return self._finish(text)
+
+    def internal_error(self, exc: Exception) -> RespondResult:
+        """The reply when Lucy herself failed: what was done so far, said plainly."""
+        self.flags.fallback_used = True
+        self._step("fallback", 0.0, f"internal error: {type(exc).__name__}")
+        return self._finish(summarize_results(self.results, "an internal error stopped me"))
 
     def _finish(self, text: str) -> RespondResult:
         t = self.trace
@@ -299,7 +315,13 @@ class _Run:
             )
             return ToolResult(call_id=call_id, slug=slug, error=error)
         self.budget.spend_tool_call()
-        spec = await asyncio.to_thread(self.p.index.tool, slug)
+        try:
+            spec = await asyncio.to_thread(self.p.index.tool, slug)
+        except UnknownToolError:  # the live index changed under this request
+            error = ToolError(
+                kind=ToolErrorKind.UNKNOWN_TOOL, message=f"{slug} is no longer in the index"
+            )
+            return ToolResult(call_id=call_id, slug=slug, error=error)
         context = CallContext(self.workspace_id, self.user_id, self.budget.deadline)
         t0 = time.perf_counter()
         result = await self.p.executor.run(spec, arguments, context, call_id=call_id)
@@ -404,7 +426,11 @@ class _Run:
         )
 
     async def _widen(self, query: str, why: str) -> list[str]:
-        """Stage 2: retrieve again, wider, and offer what is new (within the cap)."""
+        """Stage 2: retrieve again, wider, and offer what is new (within the cap). A query
+        already widened with, or a full offer, costs no retrieval."""
+        if query in self.widened or len(self.offer.tools) >= self.offer.cap:
+            return []
+        self.widened.add(query)
         t0 = time.perf_counter()
         result = await self._retrieve(query, self.s.k2, record=False)
         added = self._offer(result.candidates, 2)
