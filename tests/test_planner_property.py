@@ -19,7 +19,7 @@ from tests.planner_kit import ask
 WORKSPACE = "ws-planner-property"
 CONNECTED = ["googlecalendar", "github", "slack"]
 QUESTION = "what's on my calendar this week, and which github issues are open in acme/web?"
-MAX_STEPS, MAX_CALLS = 5, 6
+MAX_STEPS, MAX_CALLS, MAX_OFFERED = 5, 6, 7
 
 CALLS = [
     Call("GOOGLECALENDAR_LIST_EVENTS", {}),
@@ -87,12 +87,16 @@ def test_loop_ends_in_budget_with_text_and_runs_only_valid_calls(
         workspace_id=WORKSPACE,
         max_llm_steps=MAX_STEPS,
         max_tool_calls=MAX_CALLS,
+        max_offered_tools=MAX_OFFERED,
     )
     assert result.text.strip()
     assert len(llm.requests) - before <= MAX_STEPS
     assert result.trace.llm_steps <= MAX_STEPS
     assert len(executor.executed) == result.trace.tool_calls <= MAX_CALLS
+    for i in range(before, len(llm.requests)):
+        assert len(llm.offered_tools(i)) <= MAX_OFFERED + 1  # the cap, plus find_tools
     offered = {t.slug for t in result.trace.offered}
+    assert len(offered) <= MAX_OFFERED
     for tool, arguments in executor.executed:
         assert tool.slug in offered
         assert tool.toolkit in CONNECTED

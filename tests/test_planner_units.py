@@ -4,17 +4,28 @@ completeness signals and the replies Lucy writes herself."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from lucy.models import Candidate, IntentTags, ToolError, ToolErrorKind, ToolResult
+from lucy.models import (
+    Candidate,
+    IntentTags,
+    MissingConnection,
+    RetrievalResult,
+    RetrievalTimings,
+    ToolError,
+    ToolErrorKind,
+    ToolResult,
+)
 from lucy.planner.budget import Budget
 from lucy.planner.completeness import (
     claims_completeness,
     more_available,
     next_page_arguments,
 )
+from lucy.planner.connection import needs_connection
 from lucy.planner.context import (
     COMPACTED_MARKER,
     fit_prompt,
@@ -24,7 +35,8 @@ from lucy.planner.context import (
 )
 from lucy.planner.gate import Chains, qualify
 from lucy.planner.guards import Repeat, RepeatGuard, check_call, parse_arguments
-from lucy.planner.replies import summarize_results, to_slack
+from lucy.planner.prompts import opening_messages, request_query
+from lucy.planner.replies import connection_required, summarize_results, to_slack
 
 SCHEMA = {
     "type": "object",
@@ -288,3 +300,77 @@ def test_slack_format() -> None:
     assert to_slack(md) == (
         "*Plan*\n*Bold* and <https://example.org/a|docs> &amp; &lt;b&gt;\n• one\n```\n**code**\n```"
     )
+
+
+# -- connection required, prompts ------------------------------------------------------------
+
+
+def _missing(toolkit: str, name: str, reason: str) -> MissingConnection:
+    return MissingConnection(toolkit=toolkit, name=name, score=1.0, example_tools=[], reason=reason)
+
+
+def _result(candidates: list[Candidate], missing: list[MissingConnection]) -> RetrievalResult:
+    return RetrievalResult(
+        candidates=candidates,
+        missing_connections=missing,
+        index_version="v",
+        intents=[],
+        timings=RetrievalTimings(),
+    )
+
+
+def test_a_named_unconnected_toolkit_needs_a_connection() -> None:
+    linear = _missing("linear", "Linear", "named in the request")
+    jira = candidate("JIRA_CREATE_ISSUE", "jira")  # similar, but the request named Linear
+    assert needs_connection(_result([jira], [linear]), 0.3) == [linear]
+
+
+def test_a_fitting_part_lets_the_loop_run() -> None:
+    linear = _missing("linear", "Linear", "named in the request")
+    slack = candidate("SLACK_SEND_MESSAGE", "slack").model_copy(
+        update={"matched_intent": "ping #eng about it"}
+    )
+    linear_part = candidate("JIRA_CREATE_ISSUE", "jira").model_copy(
+        update={"matched_intent": "file a bug in Linear"}
+    )
+    assert needs_connection(_result([linear_part, slack], [linear]), 0.3) == []
+    assert needs_connection(_result([linear_part], [linear]), 0.3) == [linear]
+
+
+def test_weak_connected_candidates_do_not_fit() -> None:
+    better = _missing("zoom", "Zoom", "fits better than any connected tool")
+    weak = candidate("SLACK_SEND_MESSAGE", "slack").model_copy(update={"similarity": 0.1})
+    assert needs_connection(_result([weak], [better]), 0.3) == [better]
+    strong = weak.model_copy(update={"similarity": 0.5})
+    assert needs_connection(_result([strong], [better]), 0.3) == []
+    assert needs_connection(_result([weak], []), 0.3) == []
+
+
+def test_connection_reply_names_the_toolkit_and_how() -> None:
+    linear = _missing("linear", "Linear", "named in the request")
+    text = connection_required([linear], "T1", None)
+    assert "Linear" in text and "lucy connections connect T1 linear" in text
+    assert "POST /v1/workspaces/T1/connections" in text
+    linked = connection_required([linear], "T1", "https://lucy.example/c/{workspace_id}/{toolkit}")
+    assert "https://lucy.example/c/T1/linear" in linked
+
+
+def test_request_query_joins_a_short_follow_up() -> None:
+    thread = [
+        {"role": "user", "content": "what's on my calendar this week?"},
+        {"role": "assistant", "content": "Three meetings."},
+        {"role": "user", "content": "and next week?"},
+    ]
+    assert request_query(thread) == "what's on my calendar this week? and next week?"
+    assert request_query(thread[:1]) == "what's on my calendar this week?"
+    assert request_query([{"role": "assistant", "content": "hi"}]) == ""
+
+
+def test_opening_messages_date_the_prompt_and_name_missing_toolkits() -> None:
+    now = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    thread = [{"role": "user", "content": "hi"}]
+    linear = _missing("linear", "Linear", "named in the request")
+    messages = opening_messages(thread, [linear], now)
+    assert "2026-11-24T09:30+00:00 (Tuesday" in messages[0]["content"]
+    assert "Not connected in this workspace: Linear (linear)" in messages[0]["content"]
+    assert messages[1:] == thread
