@@ -59,6 +59,9 @@ class PlannerSettings(BaseModel):
     """The tool loop's limits. Every guard reads its numbers from here."""
 
     k1: int = Field(5, ge=1, le=20, description="Candidates offered in stage 1.")
+    retrieval_query_chars: int = Field(
+        1000, ge=10, description="Retrieval sees at most this many characters of a request."
+    )
     k2: int = Field(10, ge=1, le=50, description="Candidates retrieved when stage 2 widens.")
     max_offered_tools: int = Field(
         12, ge=1, le=64, description="Most tool schemas ever offered to the model at once."

@@ -255,3 +255,14 @@ def test_a_named_missing_toolkit_is_mentioned_when_other_parts_run(
     assert "Linear" in llm.requests[0]["messages"][0]["content"]  # the model was told
     assert result.flags.connection_required
     assert "Not connected in this workspace: Linear" in result.text
+
+
+def test_a_very_long_message_and_find_tools_query_are_not_refused(
+    demo_index: CapabilityIndex,
+) -> None:
+    pasted = WEEK_QUESTION + " " + "stack trace line " * 600  # ~10,000 characters
+    turns = [ToolCalls([Call("find_tools", {"query": "calendar " * 800})]), Text("Done.")]
+    with ScriptedLLM(turns) as llm:
+        result, _ = ask(demo_index, llm, pasted)
+    assert result.text == "Done."
+    assert len(llm.requests) == 2

@@ -440,10 +440,12 @@ class _Run:
         return added
 
     async def _retrieve(self, query: str, k: int, *, record: bool = True) -> RetrievalResult:
+        """Retrieval on the first ``retrieval_query_chars`` of ``query``: a pasted log in
+        Slack, or a model's rambling ``find_tools`` query, is not the caller's error."""
         t0 = time.perf_counter()
         result = await asyncio.to_thread(
             self.p.index.retrieve,
-            query,
+            query[: self.s.retrieval_query_chars],
             workspace_id=self.workspace_id,
             user_id=self.user_id,
             k=k,
