@@ -266,3 +266,15 @@ def test_a_very_long_message_and_find_tools_query_are_not_refused(
         result, _ = ask(demo_index, llm, pasted)
     assert result.text == "Done."
     assert len(llm.requests) == 2
+
+
+def test_low_retrieval_confidence_widens_before_the_first_llm_call(
+    demo_index: CapabilityIndex,
+) -> None:
+    with ScriptedLLM([Text("I am not sure what you mean.")]) as llm:
+        result, _ = ask(demo_index, llm, "zqx vorp blen", stage2_min_similarity=0.99)
+    assert result.trace.stages == [1, 2]
+    assert any(s.kind == "stage2" and "low confidence" in s.detail for s in result.trace.steps)
+    stage2 = [t.slug for t in result.trace.offered if t.stage == 2]
+    assert stage2 and set(stage2) <= set(llm.offered_tools(0))
+    assert len(llm.offered_tools(0)) <= 12 + 1
