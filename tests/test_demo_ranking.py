@@ -39,7 +39,15 @@ MULTI = [
         {"JIRA_CREATE_ISSUE", "JIRA_ASSIGN_ISSUE"},
     ),
     ("create a deal in hubspot and email the customer", {"HUBSPOT_CREATE_DEAL"}),
+    (
+        "list my calendar events this week and the open github issues in acme/web",
+        {"GOOGLECALENDAR_LIST_EVENTS", "GITHUB_LIST_ISSUES"},
+    ),
 ]
+
+# a part that opens with an action verb reaches the shortlist even when the other part's
+# tools score higher (here GitHub, named, lifts every GitHub tool)
+CALENDAR_AND_GITHUB = "what's on my calendar this week and which github issues are open?"
 
 
 @pytest.mark.parametrize(("query", "slug"), TOP1)
@@ -59,3 +67,10 @@ def test_every_intent_reaches_the_shortlist(demo_index, query: str, slugs: set[s
     result = demo_index.retrieve(query, workspace_id="demo", k=5)
     assert len(result.intents) >= 2
     assert slugs <= {c.slug for c in result.candidates}, [c.slug for c in result.candidates]
+
+
+def test_a_commanding_part_reaches_the_shortlist(demo_index) -> None:
+    result = demo_index.retrieve(CALENDAR_AND_GITHUB, workspace_id="demo", k=5)
+    domains = {demo_index.tool(c.slug).tags.domain for c in result.candidates}
+    assert "calendar" in domains, [c.slug for c in result.candidates]
+    assert result.candidates[0].slug == "GITHUB_LIST_ISSUES"

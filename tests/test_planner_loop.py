@@ -3,13 +3,15 @@ demo index, the real executor and demo provider."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from lucy.capability_index.service import CapabilityIndex
-from lucy.models import ToolErrorKind
+from lucy.models import ToolErrorKind, ToolResult
 from lucy.providers.demo import DemoProvider, generate_demo_data
 from lucy.testing import Call, Empty, Fail, Repeat, ScriptedLLM, Text, ToolCalls
 from tests.planner_kit import ask, tool_messages
@@ -278,3 +280,67 @@ def test_low_retrieval_confidence_widens_before_the_first_llm_call(
     stage2 = [t.slug for t in result.trace.offered if t.stage == 2]
     assert stage2 and set(stage2) <= set(llm.offered_tools(0))
     assert len(llm.offered_tools(0)) <= 12 + 1
+
+
+class _OverlapExecutor:
+    """Answers at once but notes how many runs overlapped, and in which order they began."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.most = 0
+        self.order: list[str] = []
+
+    async def run(self, tool: Any, arguments: Any, context: Any, *, call_id: str) -> ToolResult:
+        self.order.append(tool.slug)
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await asyncio.sleep(0.01)  # yield, so concurrent runs overlap
+        self.running -= 1
+        return ToolResult(call_id=call_id, slug=tool.slug, data={"items": []}, attempts=1)
+
+
+ISSUES = "GITHUB_LIST_ISSUES"
+ISSUE_ARGS = {"owner": "acme", "repo": "web"}
+TWO_QUESTION = "list my calendar events this week and the open github issues in acme/web"
+
+
+def test_read_only_calls_of_one_turn_run_together(demo_index: CapabilityIndex) -> None:
+    turns = [
+        ToolCalls([Call(CALENDAR, {"max_results": 3}), Call(ISSUES, ISSUE_ARGS)]),
+        Text("Both listed."),
+    ]
+    overlap = _OverlapExecutor()
+    with ScriptedLLM(turns) as llm:
+        result, _ = ask(demo_index, llm, TWO_QUESTION, inner=overlap)
+    assert {CALENDAR, ISSUES} <= set(llm.offered_tools(0))
+    assert overlap.most == 2
+    # answered in the model's order, whatever finished first
+    assert [c.slug for c in result.trace.calls] == [CALENDAR, ISSUES]
+    ids = [m["tool_call_id"] for m in llm.requests[1]["messages"] if m["role"] == "tool"]
+    assert ids == [c.id for c in result.trace.calls]
+
+
+def test_a_turn_with_a_write_runs_in_the_models_order(demo_index: CapabilityIndex) -> None:
+    create = Call("LINEAR_CREATE_ISSUE", {"team_id": "t", "title": "Login crash"})
+    read = Call("LINEAR_GET_ISSUE", {"id": "ENG-1"})
+    turns = [ToolCalls([create, read]), Text("Filed it and read ENG-1.")]
+    overlap = _OverlapExecutor()
+    with ScriptedLLM(turns) as llm:
+        ask(demo_index, llm, "open a bug in linear for the login crash", inner=overlap)
+    assert {"LINEAR_CREATE_ISSUE", "LINEAR_GET_ISSUE"} <= set(llm.offered_tools(0))
+    assert overlap.order == ["LINEAR_CREATE_ISSUE", "LINEAR_GET_ISSUE"]
+    assert overlap.most == 1
+
+
+def test_the_same_call_twice_in_one_turn_runs_once(demo_index: CapabilityIndex) -> None:
+    same = Call(CALENDAR, {"max_results": 3})
+    again = Call(CALENDAR, '{ "max_results" : 3 }')  # same call, other spelling
+    with ScriptedLLM([ToolCalls([same, again]), Text("Listed.")]) as llm:
+        result, executor = ask(demo_index, llm, WEEK_QUESTION)
+    assert len(executor.executed) == 1
+    first, second = result.trace.calls
+    assert first.executed and not first.reused
+    assert second.reused and not second.executed and second.ok
+    reused = json.loads(tool_messages(llm.requests[1])[1])
+    assert reused["note"].startswith("You already made this exact call")
+    assert reused["result"] == json.loads(tool_messages(llm.requests[1])[0])

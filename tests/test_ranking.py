@@ -136,3 +136,14 @@ def test_weak_part_leader_does_not_open_the_shortlist() -> None:
     assert [x.id for _, x in picked] == ["a", "c", "b"]
     picked = merge_parts(whole, [strong_part, weak_part], 3, leader_margin=0.5)
     assert [x.id for _, x in picked] == ["a", "c", "d"]
+
+
+def test_a_commanding_part_opens_the_shortlist_even_when_weak() -> None:
+    def item(x: str, score: float, similarity: float) -> Scored:
+        return Scored(x, {"toolkit": "tk", "slug": x}, score, score, similarity)
+
+    whole = [item("a", 2.0, 0.6), item("b", 1.9, 0.55), item("c", 1.8, 0.5)]
+    part = [item("d", 1.0, 0.5)]
+    assert [x.id for _, x in merge_parts(whole, [part], 2, part_penalty=0.3)] == ["a", "b"]
+    picked = merge_parts(whole, [part], 2, part_penalty=0.3, commands=[True])
+    assert [x.id for _, x in picked] == ["a", "d"]

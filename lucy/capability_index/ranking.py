@@ -151,13 +151,15 @@ def merge_parts(
     *,
     leader_margin: float = 0.0,
     part_penalty: float = 0.0,
+    commands: Sequence[bool] = (),
 ) -> list[tuple[int | None, Scored]]:
     """The shortlist of a request split into parts: the whole request's best tool, then each
     part's best (so every intent reaches the top k), then the rest by their best score.
 
-    A part's best opens the list only if its dense similarity is at least the whole request's
-    best's minus ``leader_margin`` (a weak part, e.g. a second sentence that only adds
-    context, does not push tools ahead). In the rest, a score found by a part counts
+    A part's best opens the list only if the part opens with an action verb (``commands[i]``:
+    "what's on my calendar", "ping #eng") or its dense similarity is at least the whole
+    request's best's minus ``leader_margin`` (a weak part, e.g. a second sentence that only
+    adds context, does not push tools ahead). In the rest, a score found by a part counts
     ``part_penalty`` less than one found by the whole request. Returns (part index, or None
     for the whole request, item) without repeats."""
     best: dict[str, tuple[int | None, Scored, float]] = {}
@@ -173,7 +175,8 @@ def merge_parts(
     leaders += [
         (i, ranking[0])
         for i, ranking in enumerate(parts)
-        if ranking and (floor is None or ranking[0].similarity >= floor)
+        if ranking
+        and (floor is None or ranking[0].similarity >= floor or (i < len(commands) and commands[i]))
     ]
     for index, item in leaders:
         if item.id not in seen:

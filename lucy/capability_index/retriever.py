@@ -100,6 +100,9 @@ class Retriever:
                 k,
                 leader_margin=self._weights.part_leader_margin,
                 part_penalty=self._weights.part_penalty,
+                commands=[
+                    analyse_request(part, self._overrides).verb is not None for part in parts
+                ],
             )
         candidates = [
             _candidate(item, None if part is None else parts[part]) for part, item in picked

@@ -110,7 +110,7 @@ class Repeat(Enum):
 
 @dataclass
 class _Seen:
-    result: ToolResult
+    result: ToolResult | None  # None while the first call is still running
     count: int
 
 
@@ -121,12 +121,18 @@ class RepeatGuard:
         self._seen: dict[tuple[str, str], _Seen] = {}
 
     def check(self, slug: str, arguments: Mapping[str, Any]) -> tuple[Repeat, ToolResult | None]:
-        """NEW the first time; REUSE with the earlier result the second; BREAK after that."""
-        seen = self._seen.get((slug, canonical_arguments(arguments)))
+        """NEW the first time (and the call is counted); REUSE with the earlier result (None
+        while it is still running) the second; BREAK after that."""
+        key = (slug, canonical_arguments(arguments))
+        seen = self._seen.get(key)
         if seen is None:
+            self._seen[key] = _Seen(None, 1)
             return Repeat.NEW, None
         seen.count += 1
         return (Repeat.REUSE if seen.count == 2 else Repeat.BREAK), seen.result
 
     def record(self, slug: str, arguments: Mapping[str, Any], result: ToolResult) -> None:
-        self._seen[(slug, canonical_arguments(arguments))] = _Seen(result, 1)
+        """The result of the call ``check`` said was NEW (its count is kept)."""
+        key = (slug, canonical_arguments(arguments))
+        seen = self._seen.setdefault(key, _Seen(None, 1))
+        seen.result = result

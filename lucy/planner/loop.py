@@ -27,11 +27,12 @@ from lucy.models import (
     ToolSpec,
 )
 from lucy.planner.budget import Budget
+from lucy.planner.calls import TurnState, plan_call, run_planned
 from lucy.planner.completeness import claims_completeness
 from lucy.planner.connection import needs_connection
 from lucy.planner.context import fit_prompt, render_result, wire_messages
 from lucy.planner.gate import Chains, qualify
-from lucy.planner.guards import Repeat, RepeatGuard, check_call, parse_arguments
+from lucy.planner.guards import RepeatGuard
 from lucy.planner.llm import ChatModel, LLMTurn
 from lucy.planner.offer import FIND_TOOLS, Offer, Stage
 from lucy.planner.prompts import (
@@ -255,59 +256,32 @@ class _Run:
     # -- tool calls ----------------------------------------------------------------------
 
     async def _run_calls(self, turn: LLMTurn) -> None:
-        for call in turn.tool_calls:
-            if self.loop_broken or self.flags.budget_exhausted:
-                error = ToolError(
-                    kind=ToolErrorKind.BUDGET_EXHAUSTED
-                    if not self.loop_broken
-                    else ToolErrorKind.LOOP_DETECTED,
-                    message="not run: the loop stopped before this call",
-                )
-                self._answer_call(
-                    call.id,
-                    call.name,
-                    call.arguments,
-                    ToolResult(call_id=call.id, slug=call.name, error=error),
-                )
-                continue
-            await self._one_call(call.id, call.name, call.arguments)
-
-    async def _one_call(self, call_id: str, name: str, raw: str) -> None:
-        if name == FIND_TOOLS:
-            await self._find_tools(call_id, raw)
-            return
-        checked = check_call(name, raw, self.offer.tools, self.offer.connected)
-        if isinstance(checked, ToolError):
-            if checked.kind is ToolErrorKind.UNKNOWN_TOOL:
-                added = await self._widen(
-                    f"{self.query} {name.replace('_', ' ').lower()}", f"unknown tool {name!r}"
-                )
-                checked.details["valid_tools"] = sorted(self.offer.tools)
-                checked.details["added_tools"] = added
-            result = ToolResult(call_id=call_id, slug=name, error=checked)
-            self._answer_call(call_id, name, raw, result)
-            return
-        decision, earlier = self.repeats.check(name, checked)
-        if decision is Repeat.REUSE and earlier is not None:
-            reused = earlier.model_copy(update={"call_id": call_id})
-            note = "You already made this exact call; this is its result again. Do not repeat it."
-            self._answer_call(call_id, name, checked, reused, reused_note=note)
-            return
-        if decision is Repeat.BREAK:
-            self.loop_broken = True
-            error = ToolError(
-                kind=ToolErrorKind.LOOP_DETECTED,
-                message=f"{name} was called with the same arguments three times; stopping",
+        """Plan every call of the turn, run those that passed, answer them in order."""
+        state = TurnState(
+            self.offer.tools, self.offer.connected, self.repeats, self.budget, self.query
+        )
+        planned = [
+            await plan_call(state, i, call, self._widen) for i, call in enumerate(turn.tool_calls)
+        ]
+        await run_planned(planned, state, self._run_tool, self._read_only)
+        self.loop_broken = self.loop_broken or state.loop_broken
+        self.flags.budget_exhausted = self.flags.budget_exhausted or state.budget_exhausted
+        for p in planned:
+            result = p.result or ToolResult(
+                call_id=p.call.id,
+                slug=p.call.name,
+                error=ToolError(kind=ToolErrorKind.EXECUTION_ERROR, message="no result"),
             )
             self._answer_call(
-                call_id, name, checked, ToolResult(call_id=call_id, slug=name, error=error)
+                p.call.id, p.call.name, p.arguments, result, executed=p.executed, reused_note=p.note
             )
-            return
-        result = await self._execute(call_id, name, checked)
-        self.repeats.record(name, checked, result)
-        self._answer_call(call_id, name, checked, result, executed=result.attempts > 0)
+
+    def _read_only(self, slug: str) -> bool:
+        tool = self.offer.tools.get(slug)
+        return tool is not None and tool.read_only
 
     async def _execute(self, call_id: str, slug: str, arguments: dict[str, Any]) -> ToolResult:
+        """One run that is not a model's planned call (the gate's next pages): budget first."""
         if not self.budget.can_call_tool():
             self.flags.budget_exhausted = True
             error = ToolError(
@@ -315,6 +289,9 @@ class _Run:
             )
             return ToolResult(call_id=call_id, slug=slug, error=error)
         self.budget.spend_tool_call()
+        return await self._run_tool(call_id, slug, arguments)
+
+    async def _run_tool(self, call_id: str, slug: str, arguments: dict[str, Any]) -> ToolResult:
         try:
             spec = await asyncio.to_thread(self.p.index.tool, slug)
         except UnknownToolError:  # the live index changed under this request
@@ -344,11 +321,12 @@ class _Run:
         if reused_note is not None:
             body = {"note": reused_note, "result": body}
         content, truncated = render_result(body, self.s.max_result_chars)
-        if result.error is None and isinstance(arguments, dict) and reused_note is None:
+        if name != FIND_TOOLS and reused_note is None:
             self.results.append(result)
-            self.chains.add(name, arguments, result.data, truncated, self.offer.parameters(name))
-        elif result.error is not None and reused_note is None:
-            self.results.append(result)
+            if result.error is None and isinstance(arguments, dict):
+                self.chains.add(
+                    name, arguments, result.data, truncated, self.offer.parameters(name)
+                )
         self.messages.append(
             {"role": "tool", "tool_call_id": call_id, "content": content, "tool_name": name}
         )
@@ -369,61 +347,6 @@ class _Run:
         )
 
     # -- stage 2 -------------------------------------------------------------------------
-
-    async def _find_tools(self, call_id: str, raw: str) -> None:
-        parsed = parse_arguments(raw)
-        query = parsed.get("query") if isinstance(parsed, dict) else None
-        if isinstance(parsed, ToolError) or not isinstance(query, str) or not query.strip():
-            error = (
-                parsed
-                if isinstance(parsed, ToolError)
-                else ToolError(
-                    kind=ToolErrorKind.INVALID_ARGUMENTS,
-                    message="find_tools needs a non-empty string 'query'",
-                    details={"problems": ["$.query: required non-empty string"]},
-                )
-            )
-            self._answer_call(
-                call_id, FIND_TOOLS, raw, ToolResult(call_id=call_id, slug=FIND_TOOLS, error=error)
-            )
-            return
-        decision, _ = self.repeats.check(FIND_TOOLS, {"query": query})
-        if decision is Repeat.BREAK:
-            self.loop_broken = True
-            error = ToolError(kind=ToolErrorKind.LOOP_DETECTED, message="find_tools repeated")
-            self._answer_call(
-                call_id,
-                FIND_TOOLS,
-                {"query": query},
-                ToolResult(call_id=call_id, slug=FIND_TOOLS, error=error),
-            )
-            return
-        added = await self._widen(query, "find_tools") if decision is Repeat.NEW else []
-        data = {
-            "added_tools": added,
-            "offered_tools": sorted(self.offer.tools),
-            "message": "New tools are available now."
-            if added
-            else "No further tools fit; use the offered ones or answer with what you have.",
-        }
-        result = ToolResult(call_id=call_id, slug=FIND_TOOLS, data=data)
-        self.repeats.record(FIND_TOOLS, {"query": query}, result)
-        self.messages.append(
-            {
-                "role": "tool",
-                "tool_call_id": call_id,
-                "content": json.dumps(data),
-                "tool_name": FIND_TOOLS,
-            }
-        )
-        self.trace.calls.append(
-            CallRecord(
-                id=call_id,
-                slug=FIND_TOOLS,
-                arguments={"query": query},
-                ok=True,
-            )
-        )
 
     async def _widen(self, query: str, why: str) -> list[str]:
         """Stage 2: retrieve again, wider, and offer what is new (within the cap). A query
