@@ -136,22 +136,15 @@ async def run_planned(
     planned: list[Planned], state: TurnState, run: Run, read_only: Callable[[str], bool]
 ) -> None:
     """Run every planned call; fill in the results of same-turn repeats."""
-    to_run = [p for p in planned if p.run]
-    if to_run and all(read_only(p.call.name) for p in to_run):
-        results = await asyncio.gather(*(_run_one(p, run) for p in to_run))
+    to_run = [(p, p.arguments) for p in planned if p.run and isinstance(p.arguments, dict)]
+    if to_run and all(read_only(p.call.name) for p, _ in to_run):
+        results = await asyncio.gather(*(run(p.call.id, p.call.name, a) for p, a in to_run))
     else:
-        results = [await _run_one(p, run) for p in to_run]
-    for p, result in zip(to_run, results, strict=True):
+        results = [await run(p.call.id, p.call.name, a) for p, a in to_run]
+    for (p, arguments), result in zip(to_run, results, strict=True):
         p.result = result
-        assert isinstance(p.arguments, dict)
-        state.repeats.record(p.call.name, p.arguments, result)
+        state.repeats.record(p.call.name, arguments, result)
     for p in planned:
-        if p.result is None and p.same_as is not None:
-            first = planned[p.same_as].result
-            assert first is not None
+        first = planned[p.same_as].result if p.same_as is not None else None
+        if p.result is None and first is not None:
             p.result = first.model_copy(update={"call_id": p.call.id})
-
-
-async def _run_one(p: Planned, run: Run) -> ToolResult:
-    assert isinstance(p.arguments, dict)
-    return await run(p.call.id, p.call.name, p.arguments)

@@ -43,7 +43,15 @@ from lucy.planner.prompts import (
     request_query,
 )
 from lucy.planner.replies import connection_required, summarize_results
-from lucy.planner.trace import CallRecord, Flags, OfferedTool, RespondResult, StepRecord, Trace
+from lucy.planner.trace import (
+    CallRecord,
+    Flags,
+    OfferedTool,
+    RespondResult,
+    StepKind,
+    StepRecord,
+    Trace,
+)
 from lucy.providers.base import CallContext
 from lucy.settings import PlannerSettings
 
@@ -434,5 +442,5 @@ class _Run:
 
     # -- bookkeeping ---------------------------------------------------------------------
 
-    def _step(self, kind: Any, elapsed_ms: float, detail: str) -> None:
+    def _step(self, kind: StepKind, elapsed_ms: float, detail: str) -> None:
         self.trace.steps.append(StepRecord(kind=kind, elapsed_ms=elapsed_ms, detail=detail))

@@ -38,8 +38,11 @@ class CallRecord(BaseModel):
     elapsed_ms: float = 0.0
 
 
+StepKind = Literal["retrieve", "llm", "stage2", "gate", "finalize", "fallback", "reply"]
+
+
 class StepRecord(BaseModel):
-    kind: Literal["retrieve", "llm", "stage2", "gate", "finalize", "fallback", "reply"]
+    kind: StepKind
     elapsed_ms: float
     detail: str = ""
 
