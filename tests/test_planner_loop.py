@@ -168,6 +168,7 @@ def test_week_schedule_is_complete_or_says_it_may_be_partial(
         assert any(c.source == "gate" for c in result.trace.calls)
     else:
         assert "may be partial" in text and "nextPageToken" in text
+        assert text.count("may be partial") == 1  # one plain sentence, not one per reason
 
 
 class _BrokenExecutor:

@@ -244,6 +244,15 @@ def test_no_signal_on_a_last_page() -> None:
     assert more_available({"a": 1}, {}, truncated=True) == "Lucy truncated the result"
 
 
+def test_a_full_last_page_of_a_token_paged_tool_is_the_end() -> None:
+    page = {"items": [1, 2, 3]}  # no nextPageToken
+    assert more_available(page, {"max_results": 3}, truncated=False) is not None
+    params = {"max_results", "page_token"}
+    assert more_available(page, {"max_results": 3}, truncated=False, parameters=params) is None
+    more = {**page, "nextPageToken": "t"}
+    assert more_available(more, {"max_results": 3}, truncated=False, parameters=params)
+
+
 def test_next_page_arguments_follow_each_style() -> None:
     assert next_page_arguments({"nextPageToken": "t"}, {"q": "x"}, {"q", "page_token"}) == {
         "q": "x",

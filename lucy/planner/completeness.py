@@ -82,13 +82,22 @@ def _requested_limit(arguments: Mapping[str, Any]) -> int | None:
     return None
 
 
-def more_available(data: Any, arguments: Mapping[str, Any], *, truncated: bool) -> str | None:
-    """Why this result is probably not everything, or None when nothing says so."""
+def more_available(
+    data: Any,
+    arguments: Mapping[str, Any],
+    *,
+    truncated: bool,
+    parameters: Collection[str] = (),
+) -> str | None:
+    """Why this result is probably not everything, or None when nothing says so.
+
+    ``parameters`` are the tool's parameter names: a tool that pages by token or cursor says
+    "more" by returning one, so a full last page without a token is the end, not a hint."""
     if truncated:
         return "Lucy truncated the result"
     count = len(result_items(data))
     paged_by_token = any(arguments.get(p) for p in _TOKEN_PARAMS)
-    explicit_end = False
+    explicit_end = any(p in parameters for p in (*_TOKEN_PARAMS, "after"))
     for c in _containers(data):
         for key in _TOKEN_KEYS:
             if c.get(key):

@@ -52,7 +52,7 @@ class Chains:
             label = item_label(item)
             if label and label not in chain.labels:
                 chain.labels.append(label)
-        chain.more = more_available(data, arguments, truncated=truncated)
+        chain.more = more_available(data, arguments, truncated=truncated, parameters=parameters)
         nxt = next_page_arguments(data, arguments, parameters) if chain.more else None
         if nxt is not None and repr(sorted(nxt.items(), key=lambda kv: kv[0])) in chain.fetched:
             nxt = None
@@ -76,22 +76,23 @@ class Chains:
 
 def qualify(text: str, chains: Chains) -> str:
     """``text`` (which claims completeness), with what the results do not back added: items
-    the tools returned that the text leaves out, and listings that have more pages."""
+    the tools returned that the text leaves out, and one plain "may be partial" sentence when
+    too many are left out to list or a listing has more pages."""
     lowered = text.lower()
     unlisted = [label for label in chains.labels() if label.lower() not in lowered]
     notes = []
     if unlisted and len(unlisted) <= _MAX_APPENDED:
         listed = "\n".join(f"- {label}" for label in unlisted)
         notes.append(f"The tools also returned these, which are not listed above:\n{listed}")
-    elif unlisted:
-        notes.append(
-            f"This may be partial: the tools returned {len(unlisted)} more items than are "
-            "listed above."
-        )
+    reasons = []
+    if len(unlisted) > _MAX_APPENDED:
+        reasons.append(f"the tools returned {len(unlisted)} more items than are listed above")
     unfinished = chains.unfinished()
     if unfinished:
         why = "; ".join(f"{slug}: {reason}" for slug, reason in unfinished)
-        notes.append(f"This may be partial: there are more results I did not fetch ({why}).")
+        reasons.append(f"there are more results I did not fetch ({why})")
+    if reasons:
+        notes.append("This may be partial: " + ", and ".join(reasons) + ".")
     if not notes:
         return text
     return text + "\n\n" + "\n\n".join(notes)
