@@ -1,7 +1,10 @@
+import pytest
+
 from lucy.capability_index.intents import split_intents
 from lucy.capability_index.tags import (
     IntentOverrides,
     analyse_request,
+    asks_for_action,
     bundled_overrides,
     derive_tags,
     mentioned_toolkits,
@@ -113,3 +116,18 @@ def test_request_verb_is_the_opening_action() -> None:
     assert request_verb(words("I'm looking for new restaurants")) is None  # "new" is no verb
     assert request_verb(words("show open issues")) == "list"
     assert request_verb(words("")) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("Retrieve the ECG sample of patient 7.", True),
+        ("what's on my calendar this week", True),
+        ("I would like to borrow a book from the library.", True),
+        ("After that, please provide the statistics.", True),
+        ("The tomatoes will be planted in loam soil.", False),
+        ("I'm interested in the history of jazz.", False),
+    ],
+)
+def test_asks_for_action(text: str, asks: bool) -> None:
+    assert asks_for_action(words(text)) is asks

@@ -156,8 +156,8 @@ def merge_parts(
     """The shortlist of a request split into parts: the whole request's best tool, then each
     part's best (so every intent reaches the top k), then the rest by their best score.
 
-    A part's best opens the list only if the part opens with an action verb (``commands[i]``:
-    "what's on my calendar", "ping #eng") or its dense similarity is at least the whole
+    A part's best opens the list only if the part asks for an action (``commands[i]``:
+    "what's on my calendar", "I would like to borrow a book") or its dense similarity is at least the whole
     request's best's minus ``leader_margin`` (a weak part, e.g. a second sentence that only
     adds context, does not push tools ahead). In the rest, a score found by a part counts
     ``part_penalty`` less than one found by the whole request. Returns (part index, or None

@@ -21,7 +21,8 @@ from lucy.capability_index.ranking import (
 from lucy.capability_index.snapshot import SnapshotCache
 from lucy.capability_index.sparse import SparseEncoder
 from lucy.capability_index.store import ToolkitFilter, VectorStore
-from lucy.capability_index.tags import IntentOverrides, analyse_request
+from lucy.capability_index.tags import IntentOverrides, analyse_request, asks_for_action
+from lucy.capability_index.text import words
 from lucy.models import (
     Candidate,
     IntentTags,
@@ -100,9 +101,7 @@ class Retriever:
                 k,
                 leader_margin=self._weights.part_leader_margin,
                 part_penalty=self._weights.part_penalty,
-                commands=[
-                    analyse_request(part, self._overrides).verb is not None for part in parts
-                ],
+                commands=[asks_for_action(words(part)) for part in parts],
             )
         candidates = [
             _candidate(item, None if part is None else parts[part]) for part, item in picked

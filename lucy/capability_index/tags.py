@@ -16,6 +16,7 @@ import yaml
 from lucy.capability_index.text import singular, words
 from lucy.capability_index.vocabulary import (
     ACTION_NOUNS,
+    ACTION_VERBS,
     CONTAINER_PREPOSITIONS,
     DETERMINERS,
     LEADING_WORDS,
@@ -132,6 +133,17 @@ def request_verb(tokens: list[str]) -> str | None:
     None when it does not open with a known action ("I'm looking for new ideas")."""
     first = next((t for t in tokens if t not in LEADING_WORDS), None)
     return None if first is None else canonical_verb(first)
+
+
+def asks_for_action(tokens: list[str]) -> bool:
+    """Whether a request (or part) is an instruction: it opens with an action verb, or one
+    follows "to" or "please" ("I would like to borrow a book", "then please provide ...")."""
+    if request_verb(tokens) is not None:
+        return True
+    return any(
+        before in ("to", "please") and (canonical_verb(word) or word in ACTION_VERBS)
+        for before, word in itertools.pairwise(tokens)
+    )
 
 
 def request_objects(tokens: list[str]) -> set[str]:

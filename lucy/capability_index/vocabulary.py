@@ -168,3 +168,54 @@ LEADING_WORDS: frozenset[str] = frozenset(
 NON_OBJECTS: frozenset[str] = frozenset(
     {"a", "an", "the", "by", "for", "in", "of", "on", "to", "from", "with", "all", "my", "id"}
 )
+
+# General English verbs that ask for an action but carry no intent tag ("detect", "predict");
+# with the tag verbs they tell an instruction ("I would like to borrow a book") from context
+# ("The tomatoes will be planted in loam soil."). Not the vocabulary of any catalog or dataset.
+ACTION_VERBS: frozenset[str] = frozenset(
+    [
+        "analyse",
+        "analyze",
+        "assess",
+        "borrow",
+        "calculate",
+        "check",
+        "checkout",
+        "classify",
+        "compare",
+        "compute",
+        "convert",
+        "count",
+        "detect",
+        "determine",
+        "estimate",
+        "evaluate",
+        "explain",
+        "extract",
+        "forecast",
+        "generate",
+        "identify",
+        "locate",
+        "measure",
+        "monitor",
+        "obtain",
+        "optimize",
+        "optimise",
+        "perform",
+        "plan",
+        "predict",
+        "provide",
+        "recommend",
+        "register",
+        "reserve",
+        "scan",
+        "simulate",
+        "suggest",
+        "summarize",
+        "summarise",
+        "track",
+        "translate",
+        "validate",
+        "verify",
+    ]
+)
