@@ -157,11 +157,11 @@ def merge_parts(
     part's best (so every intent reaches the top k), then the rest by their best score.
 
     A part's best opens the list only if the part asks for an action (``commands[i]``:
-    "what's on my calendar", "I would like to borrow a book") or its dense similarity is at least the whole
-    request's best's minus ``leader_margin`` (a weak part, e.g. a second sentence that only
-    adds context, does not push tools ahead). In the rest, a score found by a part counts
-    ``part_penalty`` less than one found by the whole request. Returns (part index, or None
-    for the whole request, item) without repeats."""
+    "what's on my calendar", "I would like to borrow a book") or its dense similarity is at
+    least the whole request's best's minus ``leader_margin`` (a weak part, e.g. a second
+    sentence that only adds context, does not push tools ahead). In the rest, a score found
+    by a part counts ``part_penalty`` less than one found by the whole request. Returns (part
+    index, or None for the whole request, item) without repeats."""
     best: dict[str, tuple[int | None, Scored, float]] = {}
     for index, ranking in [(None, whole), *enumerate(parts)]:
         for item in ranking:
