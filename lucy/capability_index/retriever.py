@@ -21,8 +21,7 @@ from lucy.capability_index.ranking import (
 from lucy.capability_index.snapshot import SnapshotCache
 from lucy.capability_index.sparse import SparseEncoder
 from lucy.capability_index.store import ToolkitFilter, VectorStore
-from lucy.capability_index.tags import IntentOverrides, analyse_request, asks_for_action
-from lucy.capability_index.text import words
+from lucy.capability_index.tags import IntentOverrides, RequestIntent, analyse_request
 from lucy.models import (
     Candidate,
     IntentTags,
@@ -86,9 +85,11 @@ class Retriever:
         started_embed = time.perf_counter()
         vectors = self._embedder.encode_queries(texts)
         clock.embed += time.perf_counter() - started_embed
+        asks: list[bool] = []
         for text, dense in zip(texts, vectors, strict=True):
-            ranking, found = self._rank(collection, payloads, text, dense, scope, clock)
+            ranking, found, intent = self._rank(collection, payloads, text, dense, scope, clock)
             rankings.append(ranking)
+            asks.append(intent.asks_action)
             for m in found:
                 if m.toolkit not in missing or missing[m.toolkit].score < m.score:
                     missing[m.toolkit] = m
@@ -101,7 +102,7 @@ class Retriever:
                 k,
                 leader_margin=self._weights.part_leader_margin,
                 part_penalty=self._weights.part_penalty,
-                commands=[asks_for_action(words(part)) for part in parts],
+                commands=asks[1:],
             )
         candidates = [
             _candidate(item, None if part is None else parts[part]) for part, item in picked
@@ -137,8 +138,9 @@ class Retriever:
         dense: list[float],
         scope: RetrievalScope,
         clock: _Clock,
-    ) -> tuple[list[Scored], list[MissingToolkit]]:
-        """One intent: the ranked allowed tools and the unconnected toolkits that fit."""
+    ) -> tuple[list[Scored], list[MissingToolkit], RequestIntent]:
+        """One intent: the ranked allowed tools, the unconnected toolkits that fit, and what
+        the text asks for."""
         t0 = time.perf_counter()
         sparse = self._sparse.encode_query(part)
         intent = analyse_request(part, self._overrides)
@@ -182,7 +184,7 @@ class Retriever:
         clock.embed += t1 - t0
         clock.search += t2 - t1
         clock.rescore += time.perf_counter() - t2
-        return ranking, found
+        return ranking, found, intent
 
 
 @dataclass

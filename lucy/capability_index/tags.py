@@ -115,16 +115,21 @@ class RequestIntent:
     verb: str | None
     objects: frozenset[str]
     toolkits: frozenset[str]
+    asks_action: bool = False  # see ``asks_for_action``
 
 
 def analyse_request(text: str, overrides: IntentOverrides | None = None) -> RequestIntent:
-    """The opening action verb, the object nouns and the toolkits a request names."""
+    """The opening action verb, the object nouns, the toolkits a request names, and whether
+    it asks for an action at all."""
     overrides = overrides or bundled_overrides()
     tokens = words(text)
     verb = request_verb(tokens)
     objects = request_objects(tokens)
     return RequestIntent(
-        verb=verb, objects=frozenset(objects), toolkits=mentioned_toolkits(text, overrides)
+        verb=verb,
+        objects=frozenset(objects),
+        toolkits=mentioned_toolkits(text, overrides),
+        asks_action=verb is not None or asks_for_action(tokens),
     )
 
 

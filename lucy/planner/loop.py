@@ -21,6 +21,7 @@ from lucy.errors import IndexNotReadyError, InvalidRequestError, LLMError, Unkno
 from lucy.models import (
     Candidate,
     RetrievalResult,
+    ToolCall,
     ToolError,
     ToolErrorKind,
     ToolResult,
@@ -138,7 +139,6 @@ class _Run:
         self.repeats = RepeatGuard()
         self.chains = Chains()
         self.gate_pages = 0
-        self.loop_broken = False
         self.llm_failed = False
         self.widened: set[str] = set()
 
@@ -188,13 +188,12 @@ class _Run:
         t.timings.total_ms = (time.perf_counter() - self.started) * 1000
         t.timings.planner_ms = max(0.0, t.timings.total_ms - t.timings.llm_ms - t.timings.tools_ms)
         t.errors = [c.error for c in t.calls if c.error is not None]
-        self.flags.loop_broken = self.loop_broken
         return RespondResult(text=text.strip(), trace=t, flags=self.flags)
 
     def _stop_reason(self) -> str:
         if self.llm_failed:
             return "the language model could not be reached"
-        if self.loop_broken:
+        if self.flags.loop_broken:
             return "I was repeating the same tool call"
         if self.flags.budget_exhausted or not self.budget.can_plan():
             return self.budget.exhausted_reason()
@@ -211,7 +210,7 @@ class _Run:
             if turn.tool_calls:
                 self.messages.append(assistant_message(turn))
                 await self._run_calls(turn)
-                if self.loop_broken or self.flags.budget_exhausted:
+                if self.flags.loop_broken or self.flags.budget_exhausted:
                     return None
                 continue
             text = (turn.content or "").strip()
@@ -272,7 +271,7 @@ class _Run:
             await plan_call(state, i, call, self._widen) for i, call in enumerate(turn.tool_calls)
         ]
         await run_planned(planned, state, self._run_tool, self._read_only)
-        self.loop_broken = self.loop_broken or state.loop_broken
+        self.flags.loop_broken = self.flags.loop_broken or state.loop_broken
         self.flags.budget_exhausted = self.flags.budget_exhausted or state.budget_exhausted
         for p in planned:
             result = p.result or ToolResult(
@@ -406,27 +405,17 @@ class _Run:
         if not (self.budget.can_plan() and self.budget.can_call_tool()):
             return False
         t0 = time.perf_counter()
-        calls = []
-        for slug, arguments in pending[: self.s.max_gate_pages - self.gate_pages]:
-            calls.append((f"lucy_gate_{uuid.uuid4().hex[:12]}", slug, arguments))
-        self.messages.append(
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "id": cid,
-                        "type": "function",
-                        "function": {"name": slug, "arguments": json.dumps(args)},
-                    }
-                    for cid, slug, args in calls
-                ],
-            }
-        )
-        for cid, slug, args in calls:
+        calls = [
+            ToolCall(id=f"lucy_gate_{uuid.uuid4().hex[:12]}", name=slug, arguments=json.dumps(args))
+            for slug, args in pending[: self.s.max_gate_pages - self.gate_pages]
+        ]
+        self.messages.append(assistant_message(LLMTurn(content=None, tool_calls=calls)))
+        for call, (_, args) in zip(calls, pending[: len(calls)], strict=True):
             self.gate_pages += 1
-            result = await self._execute(cid, slug, args)
-            self._answer_call(cid, slug, args, result, executed=result.attempts > 0, source="gate")
+            result = await self._execute(call.id, call.name, args)
+            self._answer_call(
+                call.id, call.name, args, result, executed=result.attempts > 0, source="gate"
+            )
         self.messages.append({"role": "user", "content": GATE_NOTE})
         self._step("gate", (time.perf_counter() - t0) * 1000, f"fetched {len(calls)} more pages")
         return True
