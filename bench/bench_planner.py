@@ -39,6 +39,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from lucy.capability_index.embedder import SentenceTransformerEmbedder
 from lucy.capability_index.service import CapabilityIndex
+from lucy.eval.metrics import percentile
 from lucy.models import ToolCall
 from lucy.planner.llm import LLMTurn
 from lucy.planner.loop import Planner
@@ -113,11 +114,6 @@ class InstantModel:
         return self.script(messages)
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
 def run_round(
     index: CapabilityIndex, executor: ToolExecutor, requests: int, *, cold: bool
 ) -> dict[str, Any]:
@@ -158,9 +154,9 @@ def run_round(
 
 def summary(values: list[float]) -> dict[str, float]:
     return {
-        "p50": round(pct(values, 50), 2),
-        "p95": round(pct(values, 95), 2),
-        "p99": round(pct(values, 99), 2),
+        "p50": round(percentile(values, 50), 2),
+        "p95": round(percentile(values, 95), 2),
+        "p99": round(percentile(values, 99), 2),
         "max": round(max(values), 2),
     }
 
