@@ -8,11 +8,14 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
+from lucy.capability_index import build as build_module
 from lucy.capability_index.build import build_index
 from lucy.capability_index.catalog import Catalog, load_catalog
+from lucy.capability_index.documents import document_views
 from lucy.capability_index.edge_store import EdgeStore
 from lucy.capability_index.server_store import ServerStore
 from lucy.capability_index.sparse import SparseEncoder
@@ -24,6 +27,14 @@ def small(n: int = 40) -> Catalog:
     full = load_catalog()
     tools = tuple(t for t in full.tools if t.toolkit in {"linear", "github", "slack"})[:n]
     return Catalog(tools=tools, toolkits=full.toolkits)
+
+
+def view_count(catalog: Catalog, *indexes: int) -> int:
+    """How many texts embedding these tools takes (every view of each)."""
+    tools = catalog.tools
+    picked = indexes or tuple(range(len(tools)))
+    name = catalog.toolkits
+    return sum(len(document_views(tools[i], name[tools[i].toolkit].name)) for i in picked)
 
 
 class CountingEmbedder:
@@ -56,13 +67,14 @@ def test_rebuild_with_one_changed_tool_reembeds_one(tmp_path: Path, embedder, ki
     counting = CountingEmbedder(embedder)
     catalog = small()
     first = build_index(store, counting, catalog, prefix="t")
-    assert (first.embedded, first.reused, counting.documents) == (40, 0, 40)
+    assert (first.embedded, first.reused) == (40, 0)
+    assert counting.documents == view_count(catalog)
 
     changed = list(catalog.tools)
     changed[3] = changed[3].model_copy(update={"description": changed[3].description + " New."})
     second = build_index(store, counting, Catalog(tuple(changed), catalog.toolkits), prefix="t")
     assert (second.embedded, second.reused) == (1, 39)
-    assert counting.documents == 41
+    assert counting.documents == view_count(catalog) + view_count(catalog, 3)
     assert second.previous == first.collection
     assert store.live() == second.collection
 
@@ -78,6 +90,30 @@ def test_model_change_reembeds_everything(tmp_path: Path, embedder) -> None:
     build_index(store, counting, small(10), prefix="t")
     counting.model_id = "another-model"
     assert build_index(store, counting, small(10), prefix="t").embedded == 10
+    store.close()
+
+
+def test_document_format_change_reembeds_everything(
+    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = EdgeStore(tmp_path / "edge")
+    build_index(store, embedder, small(10), prefix="t")
+    assert build_index(store, embedder, small(10), prefix="t").embedded == 0
+    monkeypatch.setattr(build_module, "DOCUMENT_FORMAT", "a-later-recipe")
+    assert build_index(store, embedder, small(10), prefix="t").embedded == 10
+    store.close()
+
+
+def test_dense_vector_is_the_normalised_mean_of_the_views(tmp_path: Path, embedder) -> None:
+    store = EdgeStore(tmp_path / "edge")
+    catalog = small(3)
+    report = build_index(store, embedder, catalog, prefix="t")
+    for tool in catalog.tools:
+        views = document_views(tool, catalog.toolkits[tool.toolkit].name)
+        mean = np.asarray(embedder.encode_documents(list(views))).mean(axis=0)
+        [point] = store.fetch(report.collection, [tool.point_id])
+        assert np.allclose(point.dense, mean / np.linalg.norm(mean), atol=1e-5)
+        assert abs(np.linalg.norm(point.dense) - 1.0) < 1e-5
     store.close()
 
 

@@ -131,3 +131,25 @@ def test_request_verb_is_the_opening_action() -> None:
 )
 def test_asks_for_action(text: str, asks: bool) -> None:
     assert asks_for_action(words(text)) is asks
+
+
+def test_document_views_cover_text_description_and_signature() -> None:
+    from lucy.capability_index.documents import document_views
+    from lucy.models import IntentTags, ToolSpec
+
+    spec = ToolSpec(
+        slug="WEATHER_GET_FORECAST",
+        toolkit="weather",
+        provider="test",
+        name="Get forecast",
+        description="The forecast for a place.",
+        parameters={
+            "type": "object",
+            "properties": {"zipCode": {"description": "US zip code"}, "days": {}},
+        },
+        tags=IntentTags(verbs=("get",), objects=("forecast",), domain="weather"),
+    )
+    plain, description, signature = document_views(spec, "Weather Co")
+    assert plain == "Weather Co: Get forecast. The forecast for a place. zip code US zip code days"
+    assert description == "The forecast for a place."
+    assert signature == "Get forecast: zip code, days"

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
+
 from lucy.capability_index.catalog import Catalog
-from lucy.capability_index.documents import render_document, to_payload
+from lucy.capability_index.documents import (
+    DOCUMENT_FORMAT,
+    document_views,
+    render_document,
+    to_payload,
+)
 from lucy.capability_index.embedder import Embedder
 from lucy.capability_index.sparse import SparseEncoder
 from lucy.capability_index.store import IndexPoint, VectorStore
@@ -56,8 +63,10 @@ def build_index(
     if previous is not None:
         hashes = {t.point_id: t.content_hash for t in tools}
         for point in store.fetch(previous, list(hashes)):
-            same = point.payload.get("content_hash") == hashes.get(point.id)
-            if same and point.payload.get("embedder") == embedder.model_id:
+            payload = point.payload
+            same = payload.get("content_hash") == hashes.get(point.id)
+            same = same and payload.get("document_format") == DOCUMENT_FORMAT
+            if same and payload.get("embedder") == embedder.model_id:
                 reusable[point.id] = list(point.dense)
     todo = [i for i, t in enumerate(tools) if t.point_id not in reusable]
     dense: dict[int, list[float]] = {
@@ -68,9 +77,8 @@ def build_index(
         progress(done, len(tools))
     for start in range(0, len(todo), _EMBED_CHUNK):
         chunk = todo[start : start + _EMBED_CHUNK]
-        for i, vector in zip(
-            chunk, embedder.encode_documents([texts[i] for i in chunk]), strict=True
-        ):
+        views = [document_views(tools[i], catalog.toolkits[tools[i].toolkit].name) for i in chunk]
+        for i, vector in zip(chunk, encode_views(embedder, views), strict=True):
             dense[i] = vector
         done += len(chunk)
         if progress:
@@ -106,6 +114,20 @@ def build_index(
         reused=len(tools) - len(todo),
         seconds=time.perf_counter() - started,
     )
+
+
+def encode_views(embedder: Embedder, views: Sequence[Sequence[str]]) -> list[list[float]]:
+    """One unit vector per tool: the normalised mean of the embeddings of its views."""
+    flat = [text for texts in views for text in texts]
+    matrix = np.asarray(embedder.encode_documents(flat), dtype=np.float64)
+    out: list[list[float]] = []
+    start = 0
+    for texts in views:
+        mean = matrix[start : start + len(texts)].mean(axis=0)
+        start += len(texts)
+        norm = float(np.linalg.norm(mean))
+        out.append((mean / norm if norm else mean).tolist())
+    return out
 
 
 def prune(store: VectorStore, *, keep: set[str | None]) -> list[str]:

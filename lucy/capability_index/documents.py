@@ -31,6 +31,32 @@ def render_document(spec: ToolSpec, toolkit_name: str | None = None) -> str:
     return " ".join(parts)
 
 
+DOCUMENT_FORMAT = "views-2"
+"""Names the recipe of the dense vector; an index built with another recipe re-embeds."""
+
+
+def document_views(spec: ToolSpec, toolkit_name: str | None = None) -> tuple[str, ...]:
+    """The texts whose embeddings are averaged into the tool's dense vector.
+
+    One text per view of the tool: the plain text (toolkit, name, description, each parameter
+    with its description), the description alone, and the signature (name and parameter
+    names). A request that matches one view well stays close to the average, and no view's
+    noise dominates it. The rendered document (with tags) feeds the sparse vector only: as a
+    fourth view it lowered dense recall on both public sets (docs/eval.md).
+    """
+    params = spec.parameters.get("properties", {})
+    described = [
+        f"{humanise(name)} {schema.get('description', '')}".strip()
+        if isinstance(schema, dict)
+        else humanise(name)
+        for name, schema in params.items()
+    ]
+    heading = f"{toolkit_name or spec.toolkit}: {spec.name}."
+    plain = " ".join([heading, spec.description, *described])
+    signature = f"{spec.name}: {', '.join(humanise(p) for p in params)}"
+    return (plain, spec.description, signature)
+
+
 def to_payload(spec: ToolSpec, *, embedder_id: str) -> dict[str, Any]:
     """Everything needed to answer a request without the catalog; flags as 0/1 integers."""
     return {
@@ -47,6 +73,7 @@ def to_payload(spec: ToolSpec, *, embedder_id: str) -> dict[str, Any]:
         "version": spec.version,
         "content_hash": spec.content_hash,
         "embedder": embedder_id,
+        "document_format": DOCUMENT_FORMAT,
     }
 
 

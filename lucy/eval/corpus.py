@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lucy.capability_index.build import BuildReport, build_index
 from lucy.capability_index.catalog import Catalog, ToolkitInfo
+from lucy.capability_index.documents import DOCUMENT_FORMAT
 from lucy.capability_index.edge_store import EdgeStore
 from lucy.capability_index.embedder import Embedder
 from lucy.capability_index.tags import derive_tags
@@ -83,8 +84,17 @@ def index_dataset(
     store = EdgeStore(folder)
     marker = folder / "dataset.json"
     built = json.loads(marker.read_text()) if marker.exists() else {}
-    if store.live() is not None and built.get("embedder") == embedder.model_id:
+    same_format = built.get("document_format") == DOCUMENT_FORMAT
+    if store.live() is not None and built.get("embedder") == embedder.model_id and same_format:
         return store, converted, None
     report = build_index(store, embedder, converted.catalog, prefix="eval")
-    marker.write_text(json.dumps({"dataset": dataset.name, "embedder": embedder.model_id}))
+    marker.write_text(
+        json.dumps(
+            {
+                "dataset": dataset.name,
+                "embedder": embedder.model_id,
+                "document_format": DOCUMENT_FORMAT,
+            }
+        )
+    )
     return store, converted, report
