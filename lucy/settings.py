@@ -16,8 +16,12 @@ class RetrievalWeights(BaseModel):
         "minmax", description="How the dense and sparse rankings are combined."
     )
     rrf_k: int = Field(60, ge=1, description="RRF constant: score = w / (rrf_k + rank).")
-    dense_weight: float = Field(1.0, ge=0.0, description="Weight of the dense ranking in RRF.")
-    sparse_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking in RRF.")
+    dense_weight: float = Field(
+        1.6, ge=0.0, description="Weight of the dense ranking in the fusion (minmax or RRF)."
+    )
+    sparse_weight: float = Field(
+        1.0, ge=0.0, description="Weight of the BM25 ranking in the fusion (minmax or RRF)."
+    )
     prefetch_limit: int = Field(50, ge=1, le=1000, description="Hits taken from each ranking.")
     toolkit_mention_boost: float = Field(
         0.5, ge=0.0, description="Added when the request names the tool's toolkit."

@@ -1,3 +1,4 @@
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,7 +40,7 @@ def scored(slug: str, score: float, toolkit: str, similarity: float = 0.5) -> Sc
 def test_rrf_first_in_both_scores_one() -> None:
     fused = fuse([hit("a"), hit("b")], [hit("a"), hit("c")], W)
     assert fused[0].id == "a"
-    assert fused[0].score == 1.0
+    assert fused[0].score == pytest.approx(1.0)
     assert {s.id for s in fused} == {"a", "b", "c"}
     assert fused[0].similarity == 0.5
     assert next(s for s in fused if s.id == "c").similarity == 0.0
