@@ -139,3 +139,5 @@ def test_toole_subset(tmp_path: Path, embedder) -> None:
     summary = json.loads(paths["report.json"].read_text())["retrievers"]
     assert summary["lucy"]["recall@5"] > 0.5
     assert summary["lucy"]["recall@5"] >= summary["bm25"]["recall@5"]
+    # multi-view tool vectors: on these queries lucy 66.7 vs dense 63.3 (measured 2026-11-30)
+    assert summary["lucy"]["recall@5"] >= summary["dense"]["recall@5"]
