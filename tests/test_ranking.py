@@ -9,6 +9,7 @@ from lucy.capability_index.ranking import (
     missing_toolkits,
     rescore,
     usage_priors,
+    verb_coverage,
 )
 from lucy.capability_index.store import Hit
 from lucy.capability_index.tags import RequestIntent
@@ -68,6 +69,22 @@ def test_rescore_signals() -> None:
     assert [s.id for s in ranked] == ["LIN_CREATE", "GH_CREATE", "GH_DELETE"]
     by_id = {s.id: s for s in ranked}
     assert by_id["GH_DELETE"].score < by_id["GH_DELETE"].fused  # verb conflict is a penalty
+
+
+def test_verb_signals_scale_with_the_share_of_candidates_that_have_a_verb() -> None:
+    search = RequestIntent("search", frozenset(), frozenset())
+    tagged = Scored("FIND", payload("FIND", verbs=("search",)), 0.5, 0.5, 0.5)
+    untagged = [Scored(f"T{i}", payload(f"T{i}"), 0.5, 0.5, 0.5) for i in range(3)]
+    # one of four candidates has a verb: its match counts a quarter
+    sparse_pool = {s.id: s for s in rescore([tagged, *untagged], search, W, {})}
+    assert sparse_pool["FIND"].score == pytest.approx(0.5 + W.verb_match_boost / 4)
+    assert sparse_pool["T0"].score == pytest.approx(0.5)
+    # every candidate has a verb: full boost for the match, full penalty for a conflict
+    listing = Scored("LIST", payload("LIST", verbs=("delete",)), 0.5, 0.5, 0.5)
+    full_pool = {s.id: s for s in rescore([tagged, listing], search, W, {})}
+    assert full_pool["FIND"].score == pytest.approx(0.5 + W.verb_match_boost)
+    assert full_pool["LIST"].score == pytest.approx(0.5 - W.verb_mismatch_penalty)
+    assert verb_coverage([]) == 0.0
 
 
 def test_usage_prior_breaks_ties() -> None:

@@ -111,8 +111,12 @@ def signal_bonus(
     intent: RequestIntent,
     weights: RetrievalWeights,
     priors: Mapping[str, float],
+    *,
+    verb_scale: float = 1.0,
 ) -> float:
-    """What the cheap signals add: toolkit named, verb agreement, object named, usage."""
+    """What the cheap signals add: toolkit named, verb agreement, object named, usage.
+
+    ``verb_scale`` (0..1) scales every verb term (see ``verb_coverage``)."""
     bonus = 0.0
     if payload["toolkit"] in intent.toolkits:
         bonus += weights.toolkit_mention_boost
@@ -120,15 +124,27 @@ def signal_bonus(
     tool_verbs: list[str] = list(tags.get("verbs", ()))
     if intent.verb is not None and tool_verbs:
         if intent.verb in tool_verbs:
-            bonus += weights.verb_match_boost
+            bonus += verb_scale * weights.verb_match_boost
         elif VERB_FAMILY.get(intent.verb) in {VERB_FAMILY.get(v) for v in tool_verbs}:
-            bonus += weights.verb_family_boost
+            bonus += verb_scale * weights.verb_family_boost
         else:
-            bonus -= weights.verb_mismatch_penalty
+            bonus -= verb_scale * weights.verb_mismatch_penalty
     if intent.objects.intersection(tags.get("objects", ())):
         bonus += weights.object_match_boost
     bonus += weights.usage_prior_weight * priors.get(str(payload["slug"]), 0.0)
     return bonus
+
+
+def verb_coverage(items: Sequence[Scored]) -> float:
+    """The share of candidates whose tags name a verb.
+
+    A verb match separates candidates only when they can be compared on it: where most
+    candidates have no known verb (tools named ``airqualityforeast``), matching the few that
+    do is a bias toward whichever names happened to parse, not evidence about the request."""
+    if not items:
+        return 0.0
+    known = sum(1 for s in items if s.payload.get("tags", {}).get("verbs"))
+    return known / len(items)
 
 
 def rescore(
@@ -137,8 +153,14 @@ def rescore(
     weights: RetrievalWeights,
     priors: Mapping[str, float],
 ) -> list[Scored]:
+    """Fused score plus the signals; verb terms scaled by the pool's ``verb_coverage``."""
+    scale = verb_coverage(items)
     out = [
-        replace(s, score=s.fused + signal_bonus(s.payload, intent, weights, priors)) for s in items
+        replace(
+            s,
+            score=s.fused + signal_bonus(s.payload, intent, weights, priors, verb_scale=scale),
+        )
+        for s in items
     ]
     out.sort(key=lambda s: (-s.score, s.id))
     return out
