@@ -33,8 +33,9 @@ def view_count(catalog: Catalog, *indexes: int) -> int:
     """How many texts embedding these tools takes (every view of each)."""
     tools = catalog.tools
     picked = indexes or tuple(range(len(tools)))
-    name = catalog.toolkits
-    return sum(len(document_views(tools[i], name[tools[i].toolkit].name)) for i in picked)
+    return sum(
+        len(document_views(tools[i], catalog.toolkits[tools[i].toolkit].name)) for i in picked
+    )
 
 
 class CountingEmbedder:

@@ -62,11 +62,10 @@ def build_index(
     reusable: dict[str, list[float]] = {}
     if previous is not None:
         hashes = {t.point_id: t.content_hash for t in tools}
+        recipe = ("content_hash", "embedder", "document_format")
         for point in store.fetch(previous, list(hashes)):
-            payload = point.payload
-            same = payload.get("content_hash") == hashes.get(point.id)
-            same = same and payload.get("document_format") == DOCUMENT_FORMAT
-            if same and payload.get("embedder") == embedder.model_id:
+            made_with = [point.payload.get(field) for field in recipe]
+            if made_with == [hashes.get(point.id), embedder.model_id, DOCUMENT_FORMAT]:
                 reusable[point.id] = list(point.dense)
     todo = [i for i, t in enumerate(tools) if t.point_id not in reusable]
     dense: dict[int, list[float]] = {
