@@ -40,6 +40,14 @@ def run(
         Path | None, typer.Option(help="Queries file instead of DATASET/queries.jsonl.")
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N queries.")] = None,
+    latency_queries: Annotated[
+        int,
+        typer.Option(
+            help="Queries per retriever timed one at a time with a cold embedding cache "
+            "(evenly spaced); the rest are ranked with query vectors embedded in batches. "
+            "0 times every query that way (slow on large sets)."
+        ),
+    ] = 500,
 ) -> None:
     """Evaluate retrievers on a dataset; writes reports to OUT."""
     from lucy.capability_index.embedder import SentenceTransformerEmbedder
@@ -63,6 +71,12 @@ def run(
         embedder = SentenceTransformerEmbedder.from_settings(settings)
         with progress_bar() as bar:
             tasks = {n: bar.add_task(n, total=len(data.queries)) for n in names}
+
+            def advance(name: str, done: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(name, total=total)
+                bar.update(tasks[name], completed=done, total=total)
+
             result = run_eval(
                 data,
                 names,
@@ -70,7 +84,8 @@ def run(
                 embedder=embedder,
                 cache_dir=settings.data_dir / "eval",
                 weights=settings.retrieval,
-                progress=lambda name, done, total: bar.update(tasks[name], completed=done),
+                progress=advance,
+                latency_queries=latency_queries,
             )
         paths = write_reports(result, out)
     console.print((paths["report.md"]).read_text())

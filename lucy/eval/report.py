@@ -31,7 +31,8 @@ QUERY_CHARS_IN_MARKDOWN = 160
 def summarize(run: EvalRun) -> dict[str, Any]:
     """The content of ``report.json``: the dataset's shape, the ks, and per retriever the mean
     of every metric (``recall@K``, ``precision@K``, ``ndcg@K``, ``comp@K``, ``mrr``), latency
-    (``p50_ms``, ``p95_ms``, ``mean_ms``), ``build_s``, ``queries`` and the same metrics split
+    (``p50_ms``, ``p95_ms``, ``mean_ms`` over the ``latency_queries`` timed cold, see
+    ``lucy.eval.runner``), ``build_s``, ``queries`` and the same metrics split
     ``by_kind`` into ``single`` and ``multi`` (several relevant tools); an empty kind is left
     out. A retriever without outcomes gets 0.0 for every metric."""
     queries = run.dataset.queries
@@ -53,12 +54,13 @@ def summarize(run: EvalRun) -> dict[str, Any]:
 
 
 def _summarize_retriever(one: RetrieverRun, ks: Sequence[int]) -> dict[str, Any]:
-    ms = [o.ms for o in one.outcomes]
+    ms = one.latency_ms or [o.ms for o in one.outcomes]
     out: dict[str, Any] = _metric_means(one.outcomes, ks)
     out.update(
         p50_ms=percentile(ms, 50),
         p95_ms=percentile(ms, 95),
         mean_ms=sum(ms) / len(ms) if ms else 0.0,
+        latency_queries=len(ms),
         build_s=one.build_s,
         queries=len(one.outcomes),
     )
@@ -208,6 +210,16 @@ def _cell(text: str, limit: int | None = None) -> str:
     return flat.replace("|", "\\|")
 
 
+def _latency_note(retrievers: dict[str, Any]) -> str:
+    """Old reports have no ``latency_queries``: every query was timed."""
+    timed = {int(b.get("latency_queries", b.get("queries", 0))) for b in retrievers.values()}
+    counts = " / ".join(str(n) for n in sorted(timed)) or "0"
+    return (
+        f"Latency in ms per query over {counts} queries per retriever, each timed alone with "
+        "a cold query-embedding cache."
+    )
+
+
 def render_markdown(summary: dict[str, Any], worst: dict[str, list[dict[str, Any]]], k: int) -> str:
     """``report.md`` from a ``summarize`` result and ``worst_queries(..., k)`` per retriever."""
     data, ks, retrievers = summary["dataset"], summary["ks"], summary["retrievers"]
@@ -217,6 +229,8 @@ def render_markdown(summary: dict[str, Any], worst: dict[str, list[dict[str, Any
         f"Created {summary['created']}. {data['tools']} tools, {data['queries']} queries "
         f"({data['single_tool_queries']} single-tool, {data['multi_tool_queries']} multi-tool)"
         f", {data['problem_count']} dataset problems. Quality in %, best value in bold.",
+        "",
+        _latency_note(retrievers),
         "",
         "## All queries",
         "",

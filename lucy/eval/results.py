@@ -21,6 +21,8 @@ class RetrieverRun:
     name: str
     build_s: float
     outcomes: list[QueryOutcome] = field(default_factory=list)
+    latency_ms: list[float] = field(default_factory=list)
+    """Cold single-query timings of the latency pass; empty: the outcomes' own ``ms``."""
 
 
 @dataclass
