@@ -101,18 +101,30 @@ def compare(
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """Per-metric difference B - A with a paired bootstrap 95% confidence interval."""
-    from lucy.eval.compare import compare_runs, format_comparison
+    """Per-metric difference B - A with a paired bootstrap 95% confidence interval, and what
+    differs between the two runs' setups."""
+    from lucy.eval.compare import compare_runs, format_comparison, load_report
+    from lucy.eval.setup import setup_changes
 
     with errors():
         rows = compare_runs(
             a, b, a_retriever=a_retriever, b_retriever=b_retriever, resamples=resamples, seed=seed
         )
+        setups = [load_report(path).get("setup") for path in (a, b)]
     console.print(
         format_comparison(
             rows, f"A ({a_retriever or 'default'})", f"B ({b_retriever or 'default'})"
         )
     )
+    if not all(setups):
+        console.print(
+            "Setup: not recorded in "
+            + " and ".join(label for label, s in zip("AB", setups, strict=True) if not s)
+        )
+    elif changes := setup_changes(setups[0], setups[1]):
+        console.print("Setup differs (A -> B):\n" + "\n".join(f"- {c}" for c in changes))
+    else:
+        console.print("Setup: the same (code, model, retrieval settings, libraries, machine)")
 
 
 @eval_app.command("from-traces")

@@ -49,6 +49,7 @@ def summarize(run: EvalRun) -> dict[str, Any]:
         },
         "ks": list(run.ks),
         "created": run.created,
+        "setup": run.setup,
         "retrievers": {one.name: _summarize_retriever(one, run.ks) for one in run.runs},
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from lucy.eval.datasets import Dataset
 
@@ -31,3 +32,5 @@ class EvalRun:
     ks: list[int]
     runs: list[RetrieverRun]
     created: str
+    setup: dict[str, Any] = field(default_factory=dict)
+    """What produced the run (``lucy.eval.setup.run_setup``)."""

@@ -24,6 +24,7 @@ from lucy.eval.datasets import Dataset, EvalQuery
 from lucy.eval.query_vectors import PrecomputedQueries
 from lucy.eval.results import EvalRun, QueryOutcome, RetrieverRun
 from lucy.eval.retrievers import EvalContext, EvalRetriever, resolve, timed_build
+from lucy.eval.setup import run_setup
 from lucy.settings import RetrievalWeights
 
 Progress = Callable[[str, int, int], None]
@@ -115,6 +116,7 @@ def run_eval(
         ks=sorted(set(ks)),
         runs=runs,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
+        setup=run_setup(embedder.model_id, weights),
     )
 
 
