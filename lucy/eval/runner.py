@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+from threadpoolctl import ThreadpoolController
+
 from lucy.capability_index.embedder import Embedder
 from lucy.capability_index.intents import split_intents
 from lucy.errors import InvalidRequestError
@@ -77,6 +79,10 @@ def run_eval(
     index_s = report.seconds if report else 0.0
     depth = max(ks)
     runs: list[RetrieverRun] = []
+    # numpy's BLAS threads spin after each call and take the cores torch's threads are
+    # waiting for: the dense baseline's matrix product made its query embedding ~4x slower
+    # on 2 cores (Seal-Tools p50 149 ms, 35 ms with BLAS in the calling thread)
+    blas = ThreadpoolController().limit(limits=1, user_api="blas")
     try:
         for name, factory in factories.items():
             retriever, build_s = timed_build(factory, ctx)
@@ -110,6 +116,7 @@ def run_eval(
                     progress(name, i, total)
             runs.append(run)
     finally:
+        blas.restore_original_limits()
         store.close()
     return EvalRun(
         dataset=dataset,
