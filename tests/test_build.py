@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,13 @@ from lucy.capability_index.store import IndexPoint, ToolkitFilter, VectorStore
 from lucy.errors import IndexBuildError
 
 
+@cache
+def demo_catalog() -> Catalog:
+    return load_catalog()
+
+
 def small(n: int = 40) -> Catalog:
-    full = load_catalog()
+    full = demo_catalog()
     tools = tuple(t for t in full.tools if t.toolkit in {"linear", "github", "slack"})[:n]
     return Catalog(tools=tools, toolkits=full.toolkits)
 

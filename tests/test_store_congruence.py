@@ -74,13 +74,15 @@ def _search(store: VectorStore, embedder, query: str, flt: ToolkitFilter):
     ],
     ids=["all", "include", "exclude"],
 )
-def test_same_rankings(stores, embedder, query: str, flt: ToolkitFilter) -> None:
+def test_same_rankings(
+    stores, embedder, small_catalog: Catalog, query: str, flt: ToolkitFilter
+) -> None:
     edge = _search(stores["edge"], embedder, query, flt)
     server = _search(stores["server"], embedder, query, flt)
     for mine, theirs in ((edge.dense, server.dense), (edge.sparse, server.sparse)):
         assert [h.score for h in mine] == pytest.approx([h.score for h in theirs], rel=1e-3)
         assert _tie_groups(mine) == _tie_groups(theirs)
-    toolkit_of = {t.point_id: t.toolkit for t in load_catalog().tools}
+    toolkit_of = {t.point_id: t.toolkit for t in small_catalog.tools}
     for hit in edge.dense + edge.sparse + server.dense + server.sparse:
         assert flt.include is None or toolkit_of[hit.id] in flt.include
         assert toolkit_of[hit.id] not in flt.exclude

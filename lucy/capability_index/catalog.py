@@ -14,6 +14,7 @@ from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ValidationError
 
 from lucy.capability_index.tags import IntentOverrides, bundled_overrides, derive_tags
+from lucy.capability_index.yaml_text import load_yaml
 from lucy.errors import CatalogError
 from lucy.models import ToolSpec
 
@@ -80,7 +81,7 @@ def _read_toolkit(
     source: str, text: str, provider: str, overrides: IntentOverrides
 ) -> tuple[ToolkitInfo, list[ToolSpec]]:
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         raise CatalogError(f"not valid YAML: {exc}", source=source) from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("tools"), list):

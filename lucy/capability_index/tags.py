@@ -11,8 +11,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lucy.capability_index.text import singular, words
 from lucy.capability_index.vocabulary import (
     ACTION_NOUNS,
@@ -25,6 +23,7 @@ from lucy.capability_index.vocabulary import (
     TIME_WORDS,
     VERB_SYNONYMS,
 )
+from lucy.capability_index.yaml_text import load_yaml
 from lucy.errors import CatalogError
 from lucy.models import IntentTags
 
@@ -46,7 +45,7 @@ def load_overrides(path: Path | None = None) -> IntentOverrides:
         source = "intent_overrides.yaml"
     else:
         text, source = path.read_text(), str(path)
-    raw = yaml.safe_load(text) or {}
+    raw = load_yaml(text) or {}
     if not isinstance(raw, dict):
         raise CatalogError("expected a mapping at the top level", source=source)
     toolkits = raw.get("toolkits") or {}
