@@ -45,6 +45,7 @@ from lucy.api.app import create_app
 from lucy.capability_index.catalog import Catalog, ToolkitInfo, load_catalog
 from lucy.capability_index.embedder import SentenceTransformerEmbedder
 from lucy.capability_index.service import CapabilityIndex
+from lucy.eval.setup import git_state
 from lucy.models import RetrievalResult, ToolSpec
 from lucy.settings import Settings
 
@@ -571,18 +572,7 @@ def _log(message: str) -> None:
 
 
 def machine_info() -> dict[str, Any]:
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    state = git_state(ROOT)
     return {
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
@@ -590,8 +580,8 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "processor": platform.processor() or None,
-        "git_commit": commit or None,
-        "git_dirty": bool(dirty),
+        "git_commit": state[0] if state else None,
+        "git_dirty": state[1] if state else False,
     }
 
 

@@ -212,8 +212,7 @@ def _cell(text: str, limit: int | None = None) -> str:
 
 
 def _latency_note(retrievers: dict[str, Any]) -> str:
-    """Old reports have no ``latency_queries``: every query was timed."""
-    timed = {int(b.get("latency_queries", b.get("queries", 0))) for b in retrievers.values()}
+    timed = {int(b["latency_queries"]) for b in retrievers.values()}
     counts = " / ".join(str(n) for n in sorted(timed)) or "0"
     return (
         f"Latency in ms per query over {counts} queries per retriever, each timed alone with "

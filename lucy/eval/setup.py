@@ -29,6 +29,8 @@ PACKAGES = (
 )
 """Libraries whose version can move a figure."""
 
+_ROOT = Path(__file__).resolve().parents[2]
+
 
 def run_setup(embedder_id: str, weights: RetrievalWeights) -> dict[str, Any]:
     """The setup block of ``report.json``; ``git_commit`` only when run from a checkout."""
@@ -40,9 +42,10 @@ def run_setup(embedder_id: str, weights: RetrievalWeights) -> dict[str, Any]:
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
     }
-    commit = _git_commit()
-    if commit is not None:
-        setup["git_commit"] = commit
+    state = git_state()
+    if state is not None:
+        head, dirty = state
+        setup["git_commit"] = f"{head}+dirty" if dirty else head
     return setup
 
 
@@ -76,26 +79,20 @@ def _version(name: str) -> str | None:
         return None
 
 
-def _git_commit() -> str | None:
-    """The commit of the checkout this code runs from, ``+dirty`` with uncommitted changes."""
-    root = Path(__file__).resolve().parents[2]
+def git_state(root: Path = _ROOT) -> tuple[str, bool] | None:
+    """(short commit, uncommitted changes?) of the checkout at ``root``; None outside one."""
     if not (root / ".git").exists():
         return None
     try:
-        head = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
+        head = _git(root, "rev-parse", "--short", "HEAD")
+        dirty = bool(_git(root, "status", "--porcelain", "--untracked-files=no"))
     except (OSError, subprocess.SubprocessError):
         return None
-    return f"{head}+dirty" if dirty else head
+    return head, dirty
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=5, check=True
+    )
+    return done.stdout.strip()
