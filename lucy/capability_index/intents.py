@@ -71,3 +71,8 @@ def _has_verb(piece: str) -> bool:
 
 def _content_words(text: str) -> list[str]:
     return [w for w in words(text) if w not in _FILLER and len(w) > 1]
+
+
+def embedded_texts(request: str, parts: list[str]) -> list[str]:
+    """What retrieving a request embeds: the whole request, and its parts when it was split."""
+    return [request] if len(parts) == 1 else [request, *parts]

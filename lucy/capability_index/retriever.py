@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lucy.capability_index.embedder import Embedder
-from lucy.capability_index.intents import split_intents
+from lucy.capability_index.intents import embedded_texts, split_intents
 from lucy.capability_index.ranking import (
     MissingToolkit,
     Scored,
@@ -80,7 +80,7 @@ class Retriever:
         parts = split_intents(query, self._weights.max_intents)
         clock = _Clock()
         missing: dict[str, MissingToolkit] = {}
-        texts = [query] if len(parts) == 1 else [query, *parts]
+        texts = embedded_texts(query, parts)
         rankings: list[list[Scored]] = []
         started_embed = time.perf_counter()
         vectors = self._embedder.encode_queries(texts)

@@ -52,12 +52,6 @@ class PrecomputedQueries:
             if progress is not None:
                 progress(start + len(chunk), len(todo))
 
-    def clear_cache(self) -> None:
-        """Empty the wrapped model's own query cache (the precomputed vectors stay)."""
-        clear = getattr(self._inner, "clear_cache", None)
-        if callable(clear):
-            clear()
-
     def encode_documents(self, texts: Sequence[str]) -> list[list[float]]:
         return self._inner.encode_documents(texts)
 

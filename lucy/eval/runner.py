@@ -19,7 +19,7 @@ from pathlib import Path
 from threadpoolctl import ThreadpoolController
 
 from lucy.capability_index.embedder import Embedder
-from lucy.capability_index.intents import split_intents
+from lucy.capability_index.intents import embedded_texts, split_intents
 from lucy.errors import InvalidRequestError
 from lucy.eval.corpus import index_dataset
 from lucy.eval.datasets import Dataset, EvalQuery
@@ -89,9 +89,11 @@ def run_eval(
             if name in ("hybrid", "lucy"):
                 build_s += index_s
             run = RetrieverRun(name=name, build_s=build_s)
+            clear = getattr(embedder, "clear_cache", None)
+            if callable(clear):
+                clear()  # every retriever's timed queries start with a cold query cache
             if shared is not None:
                 shared.active, shared.passed_through = False, 0
-                shared.clear_cache()  # every retriever's latency pass starts cold
                 run.latency_ms = [
                     _timed(retriever, q, depth)[1]
                     for q in latency_sample(dataset.queries, latency_queries)
@@ -102,10 +104,6 @@ def run_eval(
                         _query_texts(dataset.queries, weights.max_intents),
                         None if progress is None else partial(progress, EMBED_TASK),
                     )
-            else:
-                clear = getattr(embedder, "clear_cache", None)
-                if callable(clear):
-                    clear()  # every retriever starts with a cold query cache
             total = len(dataset.queries)
             for i, query in enumerate(dataset.queries, start=1):
                 ranked, ms = _timed(retriever, query, depth)
@@ -143,10 +141,8 @@ def latency_sample(queries: Sequence[EvalQuery], n: int) -> list[EvalQuery]:
 def _query_texts(queries: Sequence[EvalQuery], max_intents: int) -> list[str]:
     """Every text a retriever may embed for these queries: each query and, as the Lucy
     retriever splits them, its parts."""
-    texts: list[str] = []
-    for query in queries:
-        texts.append(query.query)
-        parts = split_intents(query.query, max_intents)
-        if len(parts) > 1:
-            texts.extend(parts)
-    return texts
+    return [
+        text
+        for query in queries
+        for text in embedded_texts(query.query, split_intents(query.query, max_intents))
+    ]
