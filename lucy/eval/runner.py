@@ -81,7 +81,7 @@ def run_eval(
     runs: list[RetrieverRun] = []
     # numpy's BLAS threads spin after each call and take the cores torch's threads are
     # waiting for: the dense baseline's matrix product made its query embedding ~4x slower
-    # on 2 cores (Seal-Tools p50 149 ms, 35 ms with BLAS in the calling thread)
+    # on 2 cores (Seal-Tools p50 149 ms; 35 to 40 ms with BLAS in the calling thread)
     blas = ThreadpoolController().limit(limits=1, user_api="blas")
     try:
         for name, factory in factories.items():
