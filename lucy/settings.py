@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +23,13 @@ class RetrievalWeights(BaseModel):
         1.0, ge=0.0, description="Weight of the BM25 ranking in the fusion (minmax or RRF)."
     )
     prefetch_limit: int = Field(50, ge=1, le=1000, description="Hits taken from each ranking.")
+    query_template: str = Field(
+        "{request} Which tool?",
+        max_length=200,
+        description="The text whose embedding ranks tools: {request} is the request (or one of "
+        "its parts). Similarity thresholds use the request as written. Empty = the request "
+        "alone, one embedding per text.",
+    )
     toolkit_mention_boost: float = Field(
         0.5, ge=0.0, description="Added when the request names the tool's toolkit."
     )
@@ -57,6 +64,13 @@ class RetrievalWeights(BaseModel):
     part_penalty: float = Field(
         0.3, ge=0.0, description="Subtracted from scores found by one part of a split request."
     )
+
+    @field_validator("query_template")
+    @classmethod
+    def _names_the_request(cls, template: str) -> str:
+        if template and template.count("{request}") != 1:
+            raise ValueError("must contain {request} exactly once, or be empty")
+        return template
 
 
 class PlannerSettings(BaseModel):

@@ -10,6 +10,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from lucy.capability_index.catalog import Catalog, load_catalog
 from lucy.capability_index.embedder import SentenceTransformerEmbedder
 from lucy.capability_index.service import CapabilityIndex
 from lucy.settings import Settings
@@ -18,6 +19,19 @@ from lucy.settings import Settings
 @pytest.fixture(scope="session")
 def embedder() -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(threads=2)
+
+
+SMALL_TOOLKITS = {"github", "linear", "jira", "slack", "gmail", "googlecalendar", "notion"}
+
+
+@pytest.fixture(scope="session")
+def small_catalog() -> Catalog:
+    """Seven toolkits of the demo catalog: enough near-duplicates, a quick build."""
+    full = load_catalog()
+    return Catalog(
+        tools=tuple(t for t in full.tools if t.toolkit in SMALL_TOOLKITS),
+        toolkits={k: v for k, v in full.toolkits.items() if k in SMALL_TOOLKITS},
+    )
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:

@@ -9,13 +9,12 @@ import pytest
 from qdrant_client import QdrantClient
 
 from lucy.capability_index.build import build_index
-from lucy.capability_index.catalog import Catalog, load_catalog
+from lucy.capability_index.catalog import Catalog
 from lucy.capability_index.edge_store import EdgeStore
 from lucy.capability_index.server_store import ServerStore
 from lucy.capability_index.sparse import SparseEncoder
 from lucy.capability_index.store import ToolkitFilter, VectorStore
 
-TOOLKITS = {"github", "linear", "jira", "slack", "gmail", "googlecalendar", "notion"}
 QUERIES = [
     "open a bug in linear for the login crash",
     "send an email to the finance team",
@@ -23,15 +22,6 @@ QUERIES = [
     "post a message in #eng",
     "search notion for the onboarding doc",
 ]
-
-
-@pytest.fixture(scope="module")
-def small_catalog() -> Catalog:
-    full = load_catalog()
-    return Catalog(
-        tools=tuple(t for t in full.tools if t.toolkit in TOOLKITS),
-        toolkits={k: v for k, v in full.toolkits.items() if k in TOOLKITS},
-    )
 
 
 @pytest.fixture(scope="module")

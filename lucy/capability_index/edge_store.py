@@ -26,6 +26,7 @@ from lucy.capability_index.store import (
     SearchHits,
     SparseVec,
     ToolkitFilter,
+    search_hits,
 )
 
 _LIVE = "LIVE"
@@ -125,19 +126,30 @@ class EdgeStore:
         sparse: SparseVec,
         toolkits: ToolkitFilter,
         limit: int,
+        *,
+        similarity: Sequence[float] | None = None,
     ) -> SearchHits:
         if toolkits.matches_nothing:
-            return SearchHits([], [])
+            return SearchHits([], [], {} if similarity is not None else None)
         flt = _filter(toolkits)
+        nearest = E.Query.Nearest(list(dense), using=DENSE)
         requests = [
             E.QueryRequest(
-                limit=limit,
-                query=E.Query.Nearest(list(dense), using=DENSE),
-                filter=flt,
-                with_payload=False,
-                params=self._params,
+                limit=limit, query=nearest, filter=flt, with_payload=False, params=self._params
             )
         ]
+        if similarity is not None:
+            # the dense hits again, scored by their cosine to the similarity vector
+            requests.append(
+                E.QueryRequest(
+                    limit=limit,
+                    prefetches=[
+                        E.Prefetch(limit=limit, query=nearest, filter=flt, params=self._params)
+                    ],
+                    query=E.Query.Nearest(list(similarity), using=DENSE),
+                    with_payload=False,
+                )
+            )
         if sparse.indices:
             requests.append(
                 E.QueryRequest(
@@ -151,11 +163,8 @@ class EdgeStore:
                 )
             )
         results = self._shard(name).query_batch(E.QueryBatchRequest(queries=requests))
-        dense_hits = [Hit(str(p.id), float(p.score)) for p in results[0]]
-        sparse_hits = (
-            [Hit(str(p.id), float(p.score)) for p in results[1]] if len(results) > 1 else []
-        )
-        return SearchHits(dense_hits, sparse_hits)
+        hits = [[Hit(str(p.id), float(p.score)) for p in result] for result in results]
+        return search_hits(hits, with_similarity=similarity is not None)
 
     def live(self) -> str | None:
         try:

@@ -76,3 +76,13 @@ def _content_words(text: str) -> list[str]:
 def embedded_texts(request: str, parts: list[str]) -> list[str]:
     """What retrieving a request embeds: the whole request, and its parts when it was split."""
     return [request] if len(parts) == 1 else [request, *parts]
+
+
+def model_inputs(texts: list[str], template: str) -> list[str]:
+    """What the embedding model is given for these texts: each text as written (its vector
+    measures similarity), then, when there is a template, each text set in it (its vector
+    ranks). ``"{request} Which tool?"`` turns a statement into a question about a tool, the
+    form MiniLM matches best against tool descriptions (docs/eval.md)."""
+    if not template:
+        return list(texts)
+    return [*texts, *(template.replace("{request}", t) for t in texts)]

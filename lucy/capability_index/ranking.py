@@ -32,6 +32,7 @@ def fuse_rrf(
     sparse: Sequence[Hit],
     weights: RetrievalWeights,
     payloads: Mapping[str, dict[str, Any]],
+    similarity: Mapping[str, float] | None = None,
 ) -> list[Scored]:
     """Reciprocal-rank fusion, normalised so a tool first in both rankings scores 1.0.
     Hits whose payload is unknown (a version swapped mid-request) are dropped."""
@@ -41,7 +42,7 @@ def fuse_rrf(
     for hits, weight in ((dense, weights.dense_weight), (sparse, weights.sparse_weight)):
         for rank, hit in enumerate(hits, start=1):
             fused[hit.id] = fused.get(hit.id, 0.0) + weight / (k + rank)
-    return _ranked(fused, ceiling, dense, payloads)
+    return _ranked(fused, ceiling, payloads, _scores(dense) if similarity is None else similarity)
 
 
 def fuse_minmax(
@@ -49,6 +50,7 @@ def fuse_minmax(
     sparse: Sequence[Hit],
     weights: RetrievalWeights,
     payloads: Mapping[str, dict[str, Any]],
+    similarity: Mapping[str, float] | None = None,
 ) -> list[Scored]:
     """Score fusion: each ranking's scores scaled to 0..1 by its own min and max, then
     weighted and averaged. Unlike RRF it keeps how far ahead a ranking's leaders are, so a
@@ -63,16 +65,19 @@ def fuse_minmax(
         for hit in hits:
             scaled = (hit.score - low) / span if span > 0 else 1.0
             fused[hit.id] = fused.get(hit.id, 0.0) + weight * scaled
-    return _ranked(fused, total, dense, payloads)
+    return _ranked(fused, total, payloads, _scores(dense) if similarity is None else similarity)
+
+
+def _scores(hits: Sequence[Hit]) -> dict[str, float]:
+    return {hit.id: hit.score for hit in hits}
 
 
 def _ranked(
     fused: Mapping[str, float],
     scale: float,
-    dense: Sequence[Hit],
     payloads: Mapping[str, dict[str, Any]],
+    similarity: Mapping[str, float],
 ) -> list[Scored]:
-    similarity = {hit.id: hit.score for hit in dense}
     out = [
         Scored(i, payloads[i], s / scale, s / scale, similarity.get(i, 0.0))
         for i, s in fused.items()
@@ -87,10 +92,12 @@ def fuse(
     sparse: Sequence[Hit],
     weights: RetrievalWeights,
     payloads: Mapping[str, dict[str, Any]],
+    similarity: Mapping[str, float] | None = None,
 ) -> list[Scored]:
-    """The fusion the weights name (``minmax`` or ``rrf``)."""
+    """The fusion the weights name (``minmax`` or ``rrf``). ``similarity``: the cosine each
+    candidate carries (default: its dense score)."""
     method = fuse_minmax if weights.fusion == "minmax" else fuse_rrf
-    return method(dense, sparse, weights, payloads)
+    return method(dense, sparse, weights, payloads, similarity)
 
 
 def merge_best(first: Sequence[Scored], second: Sequence[Scored]) -> list[Scored]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lucy.capability_index.embedder import Embedder
-from lucy.capability_index.intents import embedded_texts, split_intents
+from lucy.capability_index.intents import embedded_texts, model_inputs, split_intents
 from lucy.capability_index.ranking import (
     MissingToolkit,
     Scored,
@@ -20,7 +20,7 @@ from lucy.capability_index.ranking import (
 )
 from lucy.capability_index.snapshot import SnapshotCache
 from lucy.capability_index.sparse import SparseEncoder
-from lucy.capability_index.store import ToolkitFilter, VectorStore
+from lucy.capability_index.store import SearchHits, SparseVec, ToolkitFilter, VectorStore
 from lucy.capability_index.tags import IntentOverrides, RequestIntent, analyse_request
 from lucy.models import (
     Candidate,
@@ -83,10 +83,17 @@ class Retriever:
         texts = embedded_texts(query, parts)
         rankings: list[list[Scored]] = []
         started_embed = time.perf_counter()
-        vectors = self._embedder.encode_queries(texts)
+        template = self._weights.query_template
+        vectors = self._embedder.encode_queries(model_inputs(texts, template))
         clock.embed += time.perf_counter() - started_embed
         asks: list[bool] = []
-        for text, dense in zip(texts, vectors, strict=True):
+        for i, text in enumerate(texts):
+            # model_inputs gives the texts as written, then (with a template) as templated
+            dense = (
+                _DenseQuery(vectors[len(texts) + i], vectors[i])
+                if template
+                else _DenseQuery(vectors[i], None)
+            )
             ranking, found, intent = self._rank(collection, payloads, text, dense, scope, clock)
             rankings.append(ranking)
             asks.append(intent.asks_action)
@@ -135,7 +142,7 @@ class Retriever:
         collection: str,
         payloads: Mapping[str, dict[str, Any]],
         part: str,
-        dense: list[float],
+        dense: _DenseQuery,
         scope: RetrievalScope,
         clock: _Clock,
     ) -> tuple[list[Scored], list[MissingToolkit], RequestIntent]:
@@ -147,34 +154,41 @@ class Retriever:
         t1 = time.perf_counter()
         allowed = scope.allowed
         limit = self._weights.prefetch_limit
-        hits = self._store.search(collection, dense, sparse, ToolkitFilter(include=allowed), limit)
+        hits = dense.search(self._store, collection, sparse, ToolkitFilter(include=allowed), limit)
         named = intent.toolkits if allowed is None else intent.toolkits & allowed
         # a toolkit the request names gets its own search, so its tools are always in the pool
         named_hits = (
-            self._store.search(collection, dense, sparse, ToolkitFilter(include=named), limit)
+            dense.search(self._store, collection, sparse, ToolkitFilter(include=named), limit)
             if named
             else None
         )
         others = None
         if scope.connected is not None and not scope.connected.issuperset(self._toolkit_names):
-            others = self._store.search(
+            others = dense.search(
+                self._store,
                 collection,
-                dense,
                 sparse,
                 ToolkitFilter(include=scope.restrict_to, exclude=scope.connected),
                 _MISSING_LIMIT,
             )
         t2 = time.perf_counter()
-        fused = fuse(hits.dense, hits.sparse, self._weights, payloads)
+        fused = fuse(hits.dense, hits.sparse, self._weights, payloads, hits.similarity)
         if named_hits is not None:
             fused = merge_best(
-                fused, fuse(named_hits.dense, named_hits.sparse, self._weights, payloads)
+                fused,
+                fuse(
+                    named_hits.dense,
+                    named_hits.sparse,
+                    self._weights,
+                    payloads,
+                    named_hits.similarity,
+                ),
             )
         ranking = rescore(fused, intent, self._weights, self._priors)
         found: list[MissingToolkit] = []
         if others is not None:
             unconnected = rescore(
-                fuse(others.dense, others.sparse, self._weights, payloads),
+                fuse(others.dense, others.sparse, self._weights, payloads, others.similarity),
                 intent,
                 self._weights,
                 self._priors,
@@ -185,6 +199,27 @@ class Retriever:
         clock.search += t2 - t1
         clock.rescore += time.perf_counter() - t2
         return ranking, found, intent
+
+
+@dataclass(frozen=True)
+class _DenseQuery:
+    """A text's dense vectors: ``ranking`` orders the tools; ``as_written`` (the text without
+    the query template, when there is one) gives each hit its similarity."""
+
+    ranking: list[float]
+    as_written: list[float] | None
+
+    def search(
+        self,
+        store: VectorStore,
+        collection: str,
+        sparse: SparseVec,
+        toolkits: ToolkitFilter,
+        limit: int,
+    ) -> SearchHits:
+        return store.search(
+            collection, self.ranking, sparse, toolkits, limit, similarity=self.as_written
+        )
 
 
 @dataclass

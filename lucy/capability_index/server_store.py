@@ -21,6 +21,7 @@ from lucy.capability_index.store import (
     SearchHits,
     SparseVec,
     ToolkitFilter,
+    search_hits,
 )
 
 _BATCH = 256
@@ -110,9 +111,11 @@ class ServerStore:
         sparse: SparseVec,
         toolkits: ToolkitFilter,
         limit: int,
+        *,
+        similarity: Sequence[float] | None = None,
     ) -> SearchHits:
         if toolkits.matches_nothing:
-            return SearchHits([], [])
+            return SearchHits([], [], {} if similarity is not None else None)
         flt = _filter(toolkits)
         requests = [
             models.QueryRequest(
@@ -124,6 +127,19 @@ class ServerStore:
                 params=self._params,
             )
         ]
+        if similarity is not None:
+            # the dense hits again, scored by their cosine to the similarity vector
+            requests.append(
+                models.QueryRequest(
+                    prefetch=models.Prefetch(
+                        query=list(dense), using=DENSE, filter=flt, limit=limit, params=self._params
+                    ),
+                    query=list(similarity),
+                    using=DENSE,
+                    limit=limit,
+                    with_payload=False,
+                )
+            )
         if sparse.indices:
             requests.append(
                 models.QueryRequest(
@@ -138,7 +154,7 @@ class ServerStore:
             )
         responses = self._client.query_batch_points(name, requests=requests)
         hits = [[Hit(str(p.id), float(p.score)) for p in r.points] for r in responses]
-        return SearchHits(hits[0], hits[1] if len(hits) > 1 else [])
+        return search_hits(hits, with_similarity=similarity is not None)
 
     def live(self) -> str | None:
         for alias in self._client.get_aliases().aliases:

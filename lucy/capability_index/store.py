@@ -47,8 +47,27 @@ class ToolkitFilter:
 
 @dataclass(frozen=True)
 class SearchHits:
+    """The dense and the sparse ranking; ``similarity``: each dense hit's cosine to the
+    similarity vector, when the search was given one (else the dense scores are it)."""
+
     dense: list[Hit]
     sparse: list[Hit]
+    similarity: dict[str, float] | None = None
+
+    def similarities(self) -> dict[str, float]:
+        if self.similarity is not None:
+            return self.similarity
+        return {hit.id: hit.score for hit in self.dense}
+
+
+def search_hits(results: list[list[Hit]], *, with_similarity: bool) -> SearchHits:
+    """A search's batch results, in the order both stores send them: dense, then the dense
+    hits by similarity when asked for, then sparse when the query had any terms."""
+    dense, rest = results[0], results[1:]
+    similarity = None
+    if with_similarity:
+        similarity, rest = {hit.id: hit.score for hit in rest[0]}, rest[1:]
+    return SearchHits(dense, rest[0] if rest else [], similarity)
 
 
 class VectorStore(Protocol):
@@ -75,10 +94,14 @@ class VectorStore(Protocol):
         sparse: SparseVec,
         toolkits: ToolkitFilter,
         limit: int,
+        *,
+        similarity: Sequence[float] | None = None,
     ) -> SearchHits:
         """The dense and the sparse ranking, each up to ``limit`` hits, filtered by toolkit.
         Hits carry ids and scores only: reading payloads costs more than the search itself,
-        so callers keep them in memory per version (``snapshot.py``)."""
+        so callers keep them in memory per version (``snapshot.py``). With ``similarity``,
+        the dense hits are also scored by their cosine to that vector (one more query in the
+        same batch, over the dense hits only)."""
 
     def live(self) -> str | None:
         """The collection the live pointer names, or None before the first build."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from threadpoolctl import ThreadpoolController
 
 from lucy.capability_index.embedder import Embedder
-from lucy.capability_index.intents import embedded_texts, split_intents
+from lucy.capability_index.intents import embedded_texts, model_inputs, split_intents
 from lucy.errors import InvalidRequestError
 from lucy.eval.corpus import index_dataset
 from lucy.eval.datasets import Dataset, EvalQuery
@@ -101,7 +101,7 @@ def run_eval(
                 shared.active = True
                 if shared.passed_through:
                     shared.precompute(
-                        _query_texts(dataset.queries, weights.max_intents),
+                        _query_texts(dataset.queries, weights),
                         None if progress is None else partial(progress, EMBED_TASK),
                     )
             total = len(dataset.queries)
@@ -138,11 +138,14 @@ def latency_sample(queries: Sequence[EvalQuery], n: int) -> list[EvalQuery]:
     return [queries[i * len(queries) // n] for i in range(n)]
 
 
-def _query_texts(queries: Sequence[EvalQuery], max_intents: int) -> list[str]:
+def _query_texts(queries: Sequence[EvalQuery], weights: RetrievalWeights) -> list[str]:
     """Every text a retriever may embed for these queries: each query and, as the Lucy
-    retriever splits them, its parts."""
+    retriever splits them and sets them in the query template, its parts."""
     return [
         text
         for query in queries
-        for text in embedded_texts(query.query, split_intents(query.query, max_intents))
+        for text in model_inputs(
+            embedded_texts(query.query, split_intents(query.query, weights.max_intents)),
+            weights.query_template,
+        )
     ]
