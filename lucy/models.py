@@ -70,7 +70,9 @@ class Candidate(BaseModel):
     parameters: dict[str, Any]
     score: float
     similarity: float = Field(
-        0.0, description="Dense cosine between the request (or its part) and the tool text."
+        0.0,
+        description="Dense cosine between the request (or its part) as written, without the "
+        "query template, and the tool; 0.0 when only BM25 found the tool.",
     )
     tags: IntentTags
     read_only: bool

@@ -26,9 +26,9 @@ class RetrievalWeights(BaseModel):
     query_template: str = Field(
         "{request} Which tool?",
         max_length=200,
-        description="The text whose embedding ranks tools: {request} is the request (or one of "
-        "its parts). Similarity thresholds use the request as written. Empty = the request "
-        "alone, one embedding per text.",
+        description="The text whose embedding ranks tools for the whole request ({request}); "
+        "parts of a split request and every similarity use the text as written. Empty = the "
+        "request alone, one embedding fewer.",
     )
     toolkit_mention_boost: float = Field(
         0.5, ge=0.0, description="Added when the request names the tool's toolkit."

@@ -60,14 +60,12 @@ def test_template_must_name_the_request_once() -> None:
             RetrievalWeights(query_template=bad)
 
 
-def test_model_inputs_are_the_texts_then_the_templated_texts() -> None:
-    texts = ["file a bug", "ping #eng {x}"]
+def test_model_inputs_are_the_texts_then_the_templated_request() -> None:
+    texts = ["file a bug {x} and ping #eng", "file a bug {x}", "ping #eng"]
     assert model_inputs(texts, "") == texts
     assert model_inputs(texts, "{request} Which tool?") == [
-        "file a bug",
-        "ping #eng {x}",
-        "file a bug Which tool?",
-        "ping #eng {x} Which tool?",
+        *texts,
+        "file a bug {x} and ping #eng Which tool?",
     ]
 
 
@@ -139,11 +137,13 @@ def test_retriever_ranks_by_the_template_and_reports_the_written_similarity(
             assert candidate.similarity == pytest.approx(float(stored[pid] @ written), abs=1e-3)
 
 
-def test_split_request_embeds_each_part_as_written_and_templated(stores, embedder) -> None:
+def test_split_request_embeds_its_parts_as_written_and_the_whole_templated(
+    stores, embedder
+) -> None:
     recording = RecordingEmbedder(embedder)
     result = _retriever(stores["edge"], recording, "{request} Which tool?").retrieve(
         "file a bug in Linear and ping #eng", RetrievalScope(connected=None), 5
     )
     texts = ["file a bug in Linear and ping #eng", *result.intents]
     assert len(result.intents) == 2
-    assert recording.calls == [[*texts, *(f"{t} Which tool?" for t in texts)]]
+    assert recording.calls == [[*texts, f"{texts[0]} Which tool?"]]

@@ -79,10 +79,11 @@ def embedded_texts(request: str, parts: list[str]) -> list[str]:
 
 
 def model_inputs(texts: list[str], template: str) -> list[str]:
-    """What the embedding model is given for these texts: each text as written (its vector
-    measures similarity), then, when there is a template, each text set in it (its vector
-    ranks). ``"{request} Which tool?"`` turns a statement into a question about a tool, the
-    form MiniLM matches best against tool descriptions (docs/eval.md)."""
+    """What the embedding model is given for a request's ``embedded_texts`` (the whole
+    request first, then its parts): each text as written, whose vector ranks a part and
+    measures every similarity, then, with a template, the whole request set in it, whose
+    vector ranks the whole request. Templating the parts too made Seal-Tools' split requests
+    slower (p50 82.7 → 103.1 ms) for no gain (docs/eval.md#the-query-template)."""
     if not template:
         return list(texts)
-    return [*texts, *(template.replace("{request}", t) for t in texts)]
+    return [*texts, template.replace("{request}", texts[0])]

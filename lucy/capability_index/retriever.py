@@ -88,10 +88,10 @@ class Retriever:
         clock.embed += time.perf_counter() - started_embed
         asks: list[bool] = []
         for i, text in enumerate(texts):
-            # model_inputs gives the texts as written, then (with a template) as templated
+            # the whole request (i == 0) ranks by its templated vector, the last one embedded
             dense = (
-                _DenseQuery(vectors[len(texts) + i], vectors[i])
-                if template
+                _DenseQuery(vectors[-1], vectors[0])
+                if template and i == 0
                 else _DenseQuery(vectors[i], None)
             )
             ranking, found, intent = self._rank(collection, payloads, text, dense, scope, clock)
