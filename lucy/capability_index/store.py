@@ -54,11 +54,6 @@ class SearchHits:
     sparse: list[Hit]
     similarity: dict[str, float] | None = None
 
-    def similarities(self) -> dict[str, float]:
-        if self.similarity is not None:
-            return self.similarity
-        return {hit.id: hit.score for hit in self.dense}
-
 
 def search_hits(results: list[list[Hit]], *, with_similarity: bool) -> SearchHits:
     """A search's batch results, in the order both stores send them: dense, then the dense
