@@ -1,4 +1,5 @@
-"""Shared fixtures: one real embedding model and one built demo index per test session."""
+"""Shared fixtures, one of each per test session: the real embedding model, the built demo
+index, and a small catalog built into both stores."""
 
 from __future__ import annotations
 
@@ -10,9 +11,15 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from qdrant_client import QdrantClient
+
+from lucy.capability_index.build import build_index
 from lucy.capability_index.catalog import Catalog, load_catalog
+from lucy.capability_index.edge_store import EdgeStore
 from lucy.capability_index.embedder import SentenceTransformerEmbedder
+from lucy.capability_index.server_store import ServerStore
 from lucy.capability_index.service import CapabilityIndex
+from lucy.capability_index.store import VectorStore
 from lucy.settings import Settings
 
 
@@ -32,6 +39,22 @@ def small_catalog() -> Catalog:
         tools=tuple(t for t in full.tools if t.toolkit in SMALL_TOOLKITS),
         toolkits={k: v for k, v in full.toolkits.items() if k in SMALL_TOOLKITS},
     )
+
+
+@pytest.fixture(scope="session")
+def stores(
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: SentenceTransformerEmbedder,
+    small_catalog: Catalog,
+) -> Iterator[dict[str, VectorStore]]:
+    """The small catalog built into both stores (read-only for tests): embedded and server."""
+    edge = EdgeStore(Path(tmp_path_factory.mktemp("edge")))
+    server = ServerStore(QdrantClient(":memory:"), prefix="lucy_tools")
+    for store in (edge, server):
+        build_index(store, embedder, small_catalog, prefix="lucy_tools")
+    yield {"edge": edge, "server": server}
+    edge.close()
+    server.close()
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:

@@ -2,42 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from lucy.eval.datasets import EvalQuery, load_dataset
 from lucy.eval.query_vectors import PrecomputedQueries
 from lucy.eval.report import summarize
 from lucy.eval.runner import EMBED_TASK, latency_sample, run_eval
+from tests.recording import Recording
 
 SMALL = Path(__file__).parent / "data" / "eval_small"
-
-
-class Recording:
-    """An embedder that records every query text it is asked for; vectors are made up."""
-
-    model_id = "recording"
-    dimension = 2
-
-    def __init__(self, inner=None) -> None:
-        self.inner = inner
-        self.asked: list[list[str]] = []
-        if inner is not None:
-            self.model_id, self.dimension = inner.model_id, inner.dimension
-
-    def encode_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        if self.inner is not None:
-            return self.inner.encode_documents(texts)
-        return [[float(len(t)), 1.0] for t in texts]
-
-    def encode_query(self, text: str) -> list[float]:
-        return self.encode_queries([text])[0]
-
-    def encode_queries(self, texts: Sequence[str]) -> list[list[float]]:
-        self.asked.append(list(texts))
-        if self.inner is not None:
-            return self.inner.encode_queries(texts)
-        return [[float(len(t)), 0.0] for t in texts]
 
 
 def test_precomputed_vectors_are_served_from_memory() -> None:

@@ -2,53 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-
 import numpy as np
 import pytest
 from pydantic import ValidationError
-from qdrant_client import QdrantClient
 
-from lucy.capability_index.build import build_index
 from lucy.capability_index.catalog import Catalog
-from lucy.capability_index.edge_store import EdgeStore
 from lucy.capability_index.intents import model_inputs
 from lucy.capability_index.retriever import RetrievalScope, Retriever
-from lucy.capability_index.server_store import ServerStore
 from lucy.capability_index.snapshot import SnapshotCache
 from lucy.capability_index.sparse import SparseEncoder
 from lucy.capability_index.store import ToolkitFilter, VectorStore
 from lucy.capability_index.tags import IntentOverrides
 from lucy.settings import RetrievalWeights
+from tests.recording import Recording
 
 QUERY = "open a bug in linear for the login crash"
-
-
-class RecordingEmbedder:
-    """The real model; remembers what each ``encode_queries`` call was given."""
-
-    def __init__(self, inner) -> None:
-        self._inner = inner
-        self.calls: list[list[str]] = []
-
-    @property
-    def model_id(self) -> str:
-        return str(self._inner.model_id)
-
-    @property
-    def dimension(self) -> int:
-        return int(self._inner.dimension)
-
-    def encode_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        return list(self._inner.encode_documents(texts))
-
-    def encode_query(self, text: str) -> list[float]:
-        return list(self._inner.encode_query(text))
-
-    def encode_queries(self, texts: Sequence[str]) -> list[list[float]]:
-        self.calls.append(list(texts))
-        return list(self._inner.encode_queries(texts))
 
 
 def test_template_must_name_the_request_once() -> None:
@@ -67,19 +35,6 @@ def test_model_inputs_are_the_texts_then_the_templated_request() -> None:
         *texts,
         "file a bug {x} and ping #eng Which tool?",
     ]
-
-
-@pytest.fixture(scope="module")
-def stores(
-    tmp_path_factory: pytest.TempPathFactory, embedder, small_catalog: Catalog
-) -> dict[str, VectorStore]:
-    edge = EdgeStore(Path(tmp_path_factory.mktemp("edge")))
-    server = ServerStore(QdrantClient(":memory:"), prefix="lucy_tools")
-    for store in (edge, server):
-        build_index(store, embedder, small_catalog, prefix="lucy_tools")
-    yield {"edge": edge, "server": server}
-    edge.close()
-    server.close()
 
 
 @pytest.mark.parametrize("name", ["edge", "server"])
@@ -122,12 +77,13 @@ def test_retriever_ranks_by_the_template_and_reports_the_written_similarity(
     stores, embedder, small_catalog: Catalog, template: str
 ) -> None:
     store = stores["edge"]
-    recording = RecordingEmbedder(embedder)
+    recording = Recording(embedder)
     result = _retriever(store, recording, template).retrieve(
         QUERY, RetrievalScope(connected=None), 5
     )
-    assert recording.calls == [model_inputs([QUERY], template)]
+    assert recording.asked == [model_inputs([QUERY], template)]
     assert result.candidates[0].slug == "LINEAR_CREATE_ISSUE"
+    assert result.candidates[0].similarity > 0  # so the loop below checks at least one
     written = np.asarray(embedder.encode_query(QUERY))
     point_of = {t.slug: t.point_id for t in small_catalog.tools}
     ids = [point_of[c.slug] for c in result.candidates]
@@ -140,10 +96,10 @@ def test_retriever_ranks_by_the_template_and_reports_the_written_similarity(
 def test_split_request_embeds_its_parts_as_written_and_the_whole_templated(
     stores, embedder
 ) -> None:
-    recording = RecordingEmbedder(embedder)
+    recording = Recording(embedder)
     result = _retriever(stores["edge"], recording, "{request} Which tool?").retrieve(
         "file a bug in Linear and ping #eng", RetrievalScope(connected=None), 5
     )
     texts = ["file a bug in Linear and ping #eng", *result.intents]
     assert len(result.intents) == 2
-    assert recording.calls == [[*texts, f"{texts[0]} Which tool?"]]
+    assert recording.asked == [[*texts, f"{texts[0]} Which tool?"]]

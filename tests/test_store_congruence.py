@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from qdrant_client import QdrantClient
 
-from lucy.capability_index.build import build_index
 from lucy.capability_index.catalog import Catalog
-from lucy.capability_index.edge_store import EdgeStore
-from lucy.capability_index.server_store import ServerStore
 from lucy.capability_index.sparse import SparseEncoder
 from lucy.capability_index.store import ToolkitFilter, VectorStore
 
@@ -22,19 +15,6 @@ QUERIES = [
     "post a message in #eng",
     "search notion for the onboarding doc",
 ]
-
-
-@pytest.fixture(scope="module")
-def stores(
-    tmp_path_factory: pytest.TempPathFactory, embedder, small_catalog: Catalog
-) -> Iterator[dict[str, VectorStore]]:
-    edge = EdgeStore(Path(tmp_path_factory.mktemp("edge")))
-    server = ServerStore(QdrantClient(":memory:"), prefix="lucy_tools")
-    for store in (edge, server):
-        build_index(store, embedder, small_catalog, prefix="lucy_tools")
-    yield {"edge": edge, "server": server}
-    edge.close()
-    server.close()
 
 
 def _tie_groups(hits) -> list[frozenset[str]]:

@@ -42,7 +42,7 @@ def fuse_rrf(
     for hits, weight in ((dense, weights.dense_weight), (sparse, weights.sparse_weight)):
         for rank, hit in enumerate(hits, start=1):
             fused[hit.id] = fused.get(hit.id, 0.0) + weight / (k + rank)
-    return _ranked(fused, ceiling, payloads, _scores(dense) if similarity is None else similarity)
+    return _ranked(fused, ceiling, payloads, dense, similarity)
 
 
 def fuse_minmax(
@@ -65,19 +65,18 @@ def fuse_minmax(
         for hit in hits:
             scaled = (hit.score - low) / span if span > 0 else 1.0
             fused[hit.id] = fused.get(hit.id, 0.0) + weight * scaled
-    return _ranked(fused, total, payloads, _scores(dense) if similarity is None else similarity)
-
-
-def _scores(hits: Sequence[Hit]) -> dict[str, float]:
-    return {hit.id: hit.score for hit in hits}
+    return _ranked(fused, total, payloads, dense, similarity)
 
 
 def _ranked(
     fused: Mapping[str, float],
     scale: float,
     payloads: Mapping[str, dict[str, Any]],
-    similarity: Mapping[str, float],
+    dense: Sequence[Hit],
+    similarity: Mapping[str, float] | None,
 ) -> list[Scored]:
+    if similarity is None:
+        similarity = {hit.id: hit.score for hit in dense}
     out = [
         Scored(i, payloads[i], s / scale, s / scale, similarity.get(i, 0.0))
         for i, s in fused.items()

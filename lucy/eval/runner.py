@@ -80,8 +80,8 @@ def run_eval(
     depth = max(ks)
     runs: list[RetrieverRun] = []
     # numpy's BLAS threads spin after each call and take the cores torch's threads are
-    # waiting for: the dense baseline's matrix product made its query embedding ~4x slower
-    # on 2 cores (Seal-Tools p50 149 ms; 35 to 40 ms with BLAS in the calling thread)
+    # waiting for: the dense baseline's Seal-Tools p50 was 158.04 ms at 57e273b and 44.86 ms
+    # with BLAS in the calling thread (1433ecd), on a 2-core machine (docs/eval.md)
     blas = ThreadpoolController().limit(limits=1, user_api="blas")
     try:
         for name, factory in factories.items():
@@ -139,8 +139,8 @@ def latency_sample(queries: Sequence[EvalQuery], n: int) -> list[EvalQuery]:
 
 
 def _query_texts(queries: Sequence[EvalQuery], weights: RetrievalWeights) -> list[str]:
-    """Every text a retriever may embed for these queries: each query and, as the Lucy
-    retriever splits them and sets them in the query template, its parts."""
+    """Every text a retriever may embed for these queries: each query, its parts as the Lucy
+    retriever splits it, and the query set in the query template (``model_inputs``)."""
     return [
         text
         for query in queries
