@@ -47,17 +47,49 @@ class ToolSpec(BaseModel):
     read_only: bool = False
     destructive: bool = False
     version: str = "1"
+    remote_name: str | None = Field(
+        None,
+        description="The tool's own name at its provider when the slug is not it (an MCP "
+        "tool's name); None = the slug.",
+    )
 
     @property
     def point_id(self) -> str:
         return point_id(self.provider, self.slug)
 
     @property
+    def call_name(self) -> str:
+        """The name the provider knows the tool by."""
+        return self.remote_name or self.slug
+
+    @property
     def content_hash(self) -> str:
         """Hash of everything that shapes the embedded document and the payload."""
-        body = self.model_dump(mode="json")
+        # a field at its None default is left out, so adding one keeps older hashes valid
+        body = self.model_dump(mode="json", exclude={"remote_name"} if not self.remote_name else None)
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class ToolkitInfo(BaseModel):
+    """A toolkit as a tool source lists it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    toolkit: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    description: str = ""
+
+
+class SourceListing(BaseModel):
+    """What one tool source offers: its toolkits and their tools. Tools come with empty intent
+    tags; the index derives them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    toolkits: tuple[ToolkitInfo, ...]
+    tools: tuple[ToolSpec, ...]
 
 
 class Candidate(BaseModel):
@@ -114,6 +146,7 @@ class ToolErrorKind(StrEnum):
     PARSE_ERROR = "parse_error"
     INVALID_ARGUMENTS = "invalid_arguments"
     CONNECTION_REQUIRED = "connection_required"
+    AUTH = "auth"
     TIMEOUT = "timeout"
     RATE_LIMITED = "rate_limited"
     PROVIDER_UNAVAILABLE = "provider_unavailable"
@@ -142,6 +175,7 @@ _USER_MESSAGES: dict[ToolErrorKind, str] = {
     ToolErrorKind.PARSE_ERROR: "I produced a tool request that could not be read.",
     ToolErrorKind.INVALID_ARGUMENTS: "I gave a tool arguments it does not accept.",
     ToolErrorKind.CONNECTION_REQUIRED: "That needs an app this workspace has not connected.",
+    ToolErrorKind.AUTH: "The app's credentials were refused; it may need to be reconnected.",
     ToolErrorKind.TIMEOUT: "A tool took too long to answer.",
     ToolErrorKind.RATE_LIMITED: "A service asked me to slow down (rate limited).",
     ToolErrorKind.PROVIDER_UNAVAILABLE: "A service could not be reached just now.",

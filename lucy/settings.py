@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class RetrievalWeights(BaseModel):
@@ -108,6 +110,39 @@ class PlannerSettings(BaseModel):
     )
 
 
+class MCPServerConfig(BaseModel):
+    """One MCP server in ``LUCY_MCP_SERVERS``: a command to run (stdio) or a URL (streamable
+    HTTP). Its tools form one toolkit, named after the server's key unless ``toolkit`` says."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    command: list[str] | None = Field(None, min_length=1, description="argv of a stdio server.")
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment (stdio).")
+    cwd: Path | None = Field(None, description="Working folder of a stdio server.")
+    url: str | None = Field(None, description="Streamable HTTP endpoint, e.g. http://h:p/mcp.")
+    headers: dict[str, str] = Field(default_factory=dict, description="HTTP headers (url).")
+    toolkit: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$")
+    name: str | None = Field(None, description="Display name; default: the server's own name.")
+    workspaces: list[str] | None = Field(
+        None, description="Workspaces that may use it; unset = every workspace."
+    )
+    timeout_seconds: float = Field(10.0, gt=0, description="Connect and list timeout.")
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> Self:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give exactly one of 'command' (stdio) or 'url' (streamable HTTP)")
+        return self
+
+
+def toolkit_of_server(key: str, config: MCPServerConfig) -> str:
+    """The toolkit an MCP server's tools belong to: ``toolkit``, else the key made an id."""
+    if config.toolkit:
+        return config.toolkit
+    made = re.sub(r"[^a-z0-9]+", "_", key.lower()).strip("_")
+    return made if made[:1].isalpha() else f"mcp_{made}"
+
+
 class Settings(BaseSettings):
     """Lucy's configuration. Defaults need no server: embedded Qdrant, in-process cache."""
 
@@ -147,6 +182,41 @@ class Settings(BaseSettings):
         None, description="JSONL file /v1/respond appends trace records to; unset = data_dir."
     )
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
+    demo_catalog: bool = Field(
+        True, description="Index the bundled demo catalog (or LUCY_CATALOG_PATH) as a source."
+    )
+    composio_api_key: SecretStr | None = Field(
+        None, description="Turns the Composio provider on (tools, connections, execution)."
+    )
+    composio_base_url: str | None = Field(
+        None, description="Composio API base URL; unset = the SDK's default."
+    )
+    composio_toolkits: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        description="Composio toolkits to index (comma-separated or a JSON list); unset = every "
+        "toolkit the account lists.",
+    )
+    composio_timeout_seconds: float = Field(
+        10.0, gt=0, description="HTTP timeout of one Composio API call."
+    )
+    mcp_servers: dict[str, MCPServerConfig] = Field(
+        default_factory=dict,
+        description='JSON object: {"name": {"command": [...], "env": {...}} or {"url": ...}}.',
+    )
+
+    @field_validator("composio_toolkits", mode="before")
+    @classmethod
+    def _toolkit_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [t.strip().lower() for t in text.split(",") if t.strip()] or None
+        return value
+
+    @property
+    def composio_configured(self) -> bool:
+        return self.composio_api_key is not None
 
     @property
     def llm_configured(self) -> bool:

@@ -68,6 +68,7 @@ class ScriptedProvider:
     may take ``(seconds, outcome)`` to move the fake clock first. Past the script: ``{"ok": 1}``."""
 
     name = "fake"
+    accepts_idempotency_key = False
 
     def __init__(self, *script: Any, clock: FakeClock | None = None, hang: bool = False) -> None:
         self.script: Iterator[Any] = iter(script)
@@ -341,9 +342,10 @@ def test_http_statuses_map_to_kinds() -> None:
     assert (limited.kind, limited.retry_after, limited.status) == (K.RATE_LIMITED, 7.0, 429)
     for status in (401, 403):
         auth = error_for_status(status, {})
-        assert auth.kind is K.PROVIDER_ERROR
-        assert auth.to_tool_error().details == {"reason": "auth", "status": status}
-    assert error_for_status(404).kind is K.PROVIDER_ERROR
+        assert auth.kind is K.AUTH
+        assert auth.to_tool_error().details == {"status": status}
+    assert error_for_status(404).kind is K.UNKNOWN_TOOL
+    assert error_for_status(409).kind is K.PROVIDER_ERROR
     assert error_for_status(400, message="bad q").to_tool_error().message == "bad q"
     for status in (500, 502, 503, 504):
         assert error_for_status(status).kind is K.PROVIDER_UNAVAILABLE

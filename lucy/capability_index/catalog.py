@@ -11,22 +11,16 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from lucy.capability_index.tags import IntentOverrides, bundled_overrides, derive_tags
 from lucy.capability_index.yaml_text import load_yaml
 from lucy.errors import CatalogError
-from lucy.models import ToolSpec
+from lucy.models import ToolkitInfo, ToolSpec
 
 _TOOL_KEYS = frozenset(
     {"slug", "name", "description", "parameters", "scopes", "read_only", "destructive", "version"}
 )
-
-
-class ToolkitInfo(BaseModel):
-    toolkit: str
-    name: str
-    description: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,12 @@
-"""The provider protocol: how the planner asks for one tool to run.
+"""The provider protocols: where tools come from, who has connected what, and how one runs.
 
-A provider executes one attempt of one call and either returns the tool's JSON result or raises
-``ProviderCallError`` with a ``ToolErrorKind``. Timeouts, retries and the circuit breaker are
-not the provider's business: ``lucy.providers.resilience`` wraps every provider the same way.
+- ``ToolSource`` lists a provider's toolkits and tools (``lucy index build`` reads every one).
+- ``ConnectionReader`` says which of its toolkits a workspace (and user) has connected, and
+  gives the link that connects one.
+- ``ToolProvider`` executes one attempt of one call and either returns the tool's JSON result
+  or raises ``ProviderCallError`` with a ``ToolErrorKind``. Timeouts, retries and the circuit
+  breaker are not the provider's business: ``lucy.providers.resilience`` wraps every provider
+  the same way.
 """
 
 from __future__ import annotations
@@ -11,21 +15,27 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lucy.errors import LucyError
-from lucy.models import ToolError, ToolErrorKind, ToolSpec
+from lucy.models import SourceListing, ToolError, ToolErrorKind, ToolSpec
 
 
 @dataclass(frozen=True)
 class CallContext:
-    """Who the call is for and until when it may run (``deadline`` on ``time.monotonic()``)."""
+    """Who the call is for and until when it may run (``deadline`` on ``time.monotonic()``).
+
+    ``idempotency_key`` is the same for every attempt of one logical call; a provider that
+    takes such keys (``accepts_idempotency_key``) sends it, so a retried write runs once."""
 
     workspace_id: str
     user_id: str | None
     deadline: float
+    idempotency_key: str | None = None
 
 
 class ProviderCallError(LucyError):
     """One attempt failed. ``status`` is the HTTP status when there was one; ``retry_after`` the
-    seconds a 429/503 asked us to wait."""
+    seconds a 429/503 asked us to wait. ``sent`` is False only when the request certainly
+    never reached the provider (the connection was refused): then even a write may be retried.
+    """
 
     def __init__(
         self,
@@ -35,12 +45,14 @@ class ProviderCallError(LucyError):
         status: int | None = None,
         retry_after: float | None = None,
         details: dict[str, Any] | None = None,
+        sent: bool = True,
     ) -> None:
         super().__init__(message)
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
         self.details = details or {}
+        self.sent = sent
 
     def to_tool_error(self) -> ToolError:
         details = dict(self.details)
@@ -51,10 +63,38 @@ class ProviderCallError(LucyError):
         )
 
 
-class ToolProvider(Protocol):
-    """Executes tools of the toolkits it serves."""
+class ToolSource(Protocol):
+    """Lists the toolkits and tools a provider offers."""
 
     name: str
+
+    async def list_tools(self) -> SourceListing:
+        """Every toolkit and tool this source offers now (all pages read)."""
+        ...
+
+
+class ConnectionReader(Protocol):
+    """Connection state of the toolkits one provider owns. Blocking calls: the index runs them
+    in worker threads, behind its cache."""
+
+    name: str
+
+    def connected_toolkits(self, workspace_id: str, user_id: str | None) -> frozenset[str]:
+        """The provider's toolkits usable by ``user_id`` in ``workspace_id`` (the workspace's
+        connections plus the user's own)."""
+        ...
+
+    def connect_link(self, toolkit: str, workspace_id: str, user_id: str | None) -> str | None:
+        """A link a person opens to connect ``toolkit``; None when the provider has none."""
+        ...
+
+
+class ToolProvider(Protocol):
+    """Executes tools of the toolkits it serves. ``accepts_idempotency_key``: the provider
+    sends ``CallContext.idempotency_key`` upstream, so a write may be retried safely."""
+
+    name: str
+    accepts_idempotency_key: bool
 
     def supports(self, tool: ToolSpec) -> bool:
         """Whether this provider can execute ``tool`` at all."""

@@ -4,14 +4,20 @@
 ``ToolResult`` with a ``ToolError`` the planner can hand to the model. Exceptions map so:
 ``ProviderCallError`` → its kind; ``TimeoutError`` (ours or the provider's) → ``timeout``; any
 other ``Exception`` → ``execution_error`` naming its type. Cancellation propagates.
+
+Side effects: a tool that is not read-only and failed with a timeout or a 5xx after its request
+may have reached the provider is not retried (unless the provider takes the idempotency key
+each logical call carries), and its error says ``outcome_unknown``: it may have happened.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -93,30 +99,37 @@ class ToolExecutor:
         key = f"{provider.name}:{tool.toolkit}"
         breaker = self.breakers.get(key)
         configured = self.policy.timeouts.seconds_for(tool, provider=provider.name)
+        keyed = provider.accepts_idempotency_key and not tool.read_only
+        if keyed and context.idempotency_key is None:
+            context = dataclasses.replace(context, idempotency_key=f"lucy-{uuid.uuid4().hex}")
         error: ToolError | None = None
+        unknown = False  # a write that may have reached the provider
         while True:
             remaining = context.deadline - self._clock()
             if remaining <= 0:  # before the first attempt, or a sleep overshot
-                return done(error=error or _error(ToolErrorKind.BUDGET_EXHAUSTED, _LATE))
+                return done(error=_settled(error, unknown) or _error(_BUDGET, _LATE))
             permit = breaker.acquire()
             if permit is None:
-                return done(error=_breaker_error(key, breaker))
+                return done(error=_settled(error, unknown) or _breaker_error(key, breaker))
             attempts += 1
-            data, error = await self._attempt(
+            data, error, sent = await self._attempt(
                 provider, tool, arguments, context, breaker, permit, configured, remaining
             )
             if error is None:
                 return done(data=data)
+            unknown = unknown or (not tool.read_only and sent and error.kind in _MAYBE_RAN)
+            if unknown and not keyed:
+                return done(error=_settled(error, unknown))
             delay = self.policy.retry.next_delay(
                 error.kind,
                 attempts,
-                read_only=tool.read_only,
+                read_only=tool.read_only or keyed or not sent,
                 retry_after=error.retry_after,
                 remaining=context.deadline - self._clock(),
                 rng=self._rng,
             )
             if delay is None:
-                return done(error=error)
+                return done(error=_settled(error, unknown))
             log.info("retrying %s after %s in %.2fs", tool.slug, error.kind.value, delay)
             await self._sleep(delay)
 
@@ -130,15 +143,18 @@ class ToolExecutor:
         permit: BreakerPermit,
         configured: float,
         remaining: float,
-    ) -> tuple[Any, ToolError | None]:
+    ) -> tuple[Any, ToolError | None, bool]:
+        """One attempt: (data, None, True) or (None, error, whether the request was sent)."""
         timeout = min(configured, remaining)
         began = self._clock()
+        sent = True
         try:
             async with asyncio.timeout(timeout):
                 data = await provider.execute(tool, arguments, context)
         except ProviderCallError as exc:
             error = exc.to_tool_error()
             outcome = outcome_of(error.kind)
+            sent = exc.sent
         except TimeoutError:
             cut = timeout < configured
             error = _error(
@@ -163,12 +179,27 @@ class ToolExecutor:
             raise
         else:
             breaker.record(permit, Outcome.SUCCESS, self._clock() - began)
-            return data, None
+            return data, None, True
         breaker.record(permit, outcome, self._clock() - began)
-        return None, error
+        return None, error, sent
 
 
 _LATE = "the request's deadline passed before the tool could run"
+_BUDGET = ToolErrorKind.BUDGET_EXHAUSTED
+# failures after which a write may nonetheless have taken effect at the provider
+_MAYBE_RAN = frozenset({ToolErrorKind.TIMEOUT, ToolErrorKind.PROVIDER_UNAVAILABLE})
+OUTCOME_UNKNOWN_NOTE = (
+    "the request may have reached the service: whether it took effect is unknown. Do not say "
+    "it succeeded or failed; tell the user to check before trying again."
+)
+
+
+def _settled(error: ToolError | None, unknown: bool) -> ToolError | None:
+    """The last error, marked when a write's outcome is unknown."""
+    if error is None or not unknown:
+        return error
+    details = {**error.details, "outcome_unknown": True, "note": OUTCOME_UNKNOWN_NOTE}
+    return error.model_copy(update={"details": details})
 
 
 def _error(kind: ToolErrorKind, message: str, **details: Any) -> ToolError:

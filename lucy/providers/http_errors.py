@@ -4,7 +4,8 @@
 status                 kind                     details
 ====================== ======================== =====================================
 429                    rate_limited             retry_after from Retry-After
-401, 403               provider_error           ``{"reason": "auth"}``
+401, 403               auth
+404                    unknown_tool             (the provider does not know the tool)
 other 4xx (and < 400)  provider_error
 5xx                    provider_unavailable     retry_after from Retry-After, if sent
 ====================== ======================== =====================================
@@ -62,8 +63,11 @@ def error_for_status(
         return ProviderCallError(
             ToolErrorKind.PROVIDER_UNAVAILABLE, text, status=status, retry_after=retry_after
         )
-    details = {"reason": "auth"} if status in (401, 403) else None
-    return ProviderCallError(ToolErrorKind.PROVIDER_ERROR, text, status=status, details=details)
+    if status in (401, 403):
+        return ProviderCallError(ToolErrorKind.AUTH, text, status=status)
+    if status == 404:
+        return ProviderCallError(ToolErrorKind.UNKNOWN_TOOL, text, status=status)
+    return ProviderCallError(ToolErrorKind.PROVIDER_ERROR, text, status=status)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -51,6 +51,7 @@ class DemoProvider:
         if page_size_cap < 1:
             raise ValueError("page_size_cap must be at least 1")
         self.name = "demo"
+        self.accepts_idempotency_key = False
         self.data = data or generate_demo_data()
         self.page_size_cap = page_size_cap
 
