@@ -42,11 +42,11 @@ import httpx
 import uvicorn
 
 from lucy.api.app import create_app
-from lucy.capability_index.catalog import Catalog, ToolkitInfo, load_catalog
+from lucy.capability_index.catalog import Catalog, load_catalog
 from lucy.capability_index.embedder import SentenceTransformerEmbedder
 from lucy.capability_index.service import CapabilityIndex
 from lucy.eval.setup import git_state
-from lucy.models import RetrievalResult, ToolSpec
+from lucy.models import RetrievalResult, ToolkitInfo, ToolSpec
 from lucy.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,6 +15,8 @@ from lucy.settings import Settings
 
 if TYPE_CHECKING:
     from lucy.capability_index.service import CapabilityIndex
+    from lucy.models import SourceListing
+    from lucy.providers.configured import ProviderSet
 
 app = typer.Typer(help="Lucy: tool selection for an LLM assistant.", no_args_is_help=True)
 index_app = typer.Typer(help="Build and inspect the capability index.", no_args_is_help=True)
@@ -30,25 +32,47 @@ Workspace = Annotated[str, typer.Argument(help="Workspace id, e.g. demo or T024B
 User = Annotated[str | None, typer.Option("--user", help="A user in the workspace.")]
 
 
-def _open() -> CapabilityIndex:
+def _open(settings: Settings | None = None) -> tuple[CapabilityIndex, ProviderSet]:
+    """The index, reading connection state from the providers the settings turn on."""
     from lucy.capability_index.service import CapabilityIndex
+    from lucy.providers.configured import providers_from_settings
 
-    return CapabilityIndex(Settings())
+    settings = settings or Settings()
+    providers = providers_from_settings(settings)
+    return CapabilityIndex(settings, readers=providers.readers), providers
 
 
 def _with_index(action: Callable[[CapabilityIndex], T]) -> T:
     with errors():
-        index = _open()
+        index, _ = _open()
         try:
             return action(index)
         finally:
             index.close()
 
 
+def _listings(settings: Settings) -> list[SourceListing]:
+    """Every enabled provider's tools, read in a loop of their own (closed after)."""
+    import asyncio
+
+    from lucy.capability_index.sources import collect_listings
+    from lucy.providers.configured import providers_from_settings
+
+    async def collect() -> list[SourceListing]:
+        async with providers_from_settings(settings) as providers:
+            return await collect_listings(providers.sources)
+
+    return asyncio.run(collect())
+
+
 def _build(index: CapabilityIndex) -> None:
+    listings = _listings(index.settings)
     with progress_bar() as bar:
-        task = bar.add_task("embedding tools", total=len(index.catalog.tools))
-        report = index.build(progress=lambda done, total: bar.update(task, completed=done))
+        task = bar.add_task("embedding tools", total=None)
+        report = index.build(
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            listings=listings,
+        )
     console.print(
         f"built [bold]{report.collection}[/bold]: {report.tools} tools in {report.toolkits} "
         f"toolkits; re-embedded {report.embedded}, reused {report.reused}; "
@@ -68,12 +92,12 @@ def serve(
 
     settings = Settings()
     with errors():
-        index = _open()
+        index, providers = _open(settings)
         if not index.ready():
             err.print("no live index yet: building it first")
             _build(index)
     uvicorn.run(
-        create_app(settings, index=index),
+        create_app(settings, index=index, providers=providers),
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
@@ -82,7 +106,7 @@ def serve(
 
 @index_app.command("build")
 def index_build() -> None:
-    """Build a new index version from the catalog and make it live."""
+    """Build a new index version from every enabled source and make it live."""
     _with_index(_build)
 
 

@@ -66,7 +66,9 @@ class ToolSpec(BaseModel):
     def content_hash(self) -> str:
         """Hash of everything that shapes the embedded document and the payload."""
         # a field at its None default is left out, so adding one keeps older hashes valid
-        body = self.model_dump(mode="json", exclude={"remote_name"} if not self.remote_name else None)
+        body = self.model_dump(
+            mode="json", exclude={"remote_name"} if not self.remote_name else None
+        )
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -218,6 +220,7 @@ class ToolResult(BaseModel):
 
     call_id: str
     slug: str
+    provider: str | None = Field(None, description="The provider that ran it; None if none did.")
     data: Any = None
     error: ToolError | None = None
     attempts: int = 0
@@ -226,6 +229,11 @@ class ToolResult(BaseModel):
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """A write that failed after its request may have reached the provider."""
+        return self.error is not None and bool(self.error.details.get("outcome_unknown"))
 
 
 TRACE_VERSION = 1
@@ -237,6 +245,7 @@ class TraceToolCall(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     slug: str
+    provider: str | None = None
     ok: bool
     error_kind: str | None = None
     stage: Literal[1, 2]

@@ -357,11 +357,12 @@ def test_weak_connected_candidates_do_not_fit() -> None:
 
 def test_connection_reply_names_the_toolkit_and_how() -> None:
     linear = _missing("linear", "Linear", "named in the request")
-    text = connection_required([linear], "T1", None)
+    text = connection_required([linear], "T1", {})
     assert "Linear" in text and "lucy connections connect T1 linear" in text
     assert "POST /v1/workspaces/T1/connections" in text
-    linked = connection_required([linear], "T1", "https://lucy.example/c/{workspace_id}/{toolkit}")
+    linked = connection_required([linear], "T1", {"linear": "https://lucy.example/c/T1/linear"})
     assert "https://lucy.example/c/T1/linear" in linked
+    assert "lucy connections connect" not in linked
 
 
 def test_request_query_joins_a_short_follow_up() -> None:

@@ -20,6 +20,8 @@ from lucy.errors import (
     UnknownToolError,
 )
 from lucy.planner.service import Responder
+from lucy.providers.configured import ProviderSet, providers_from_settings
+from lucy.providers.executor import ToolExecutor
 from lucy.settings import Settings
 
 _STATUS: list[tuple[type[LucyError], int]] = [
@@ -36,20 +38,27 @@ def create_app(
     *,
     index: CapabilityIndex | None = None,
     responder: Callable[[CapabilityIndex], Responder] | None = None,
+    providers: ProviderSet | None = None,
 ) -> FastAPI:
     """The app. With no ``index`` one is opened from ``settings`` at startup, closed at exit.
-    ``/v1/respond`` uses ``responder(index)`` if given, else the configured LLM (none: 503)."""
+    ``/v1/respond`` uses ``responder(index)`` if given, else the configured LLM (none: 503),
+    running tools on ``providers`` (default: those the settings turn on; the app closes them
+    at shutdown)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = index is None
-        app.state.index = index or CapabilityIndex(settings)
+        app.state.providers = providers or providers_from_settings(settings)
+        app.state.index = index or CapabilityIndex(settings, readers=app.state.providers.readers)
         app.state.index.warm()
         if responder is not None:
             app.state.responder = responder(app.state.index)
         elif settings.llm_configured:
-            app.state.responder = Responder.from_settings(settings, app.state.index)
+            executor = ToolExecutor(app.state.providers.executors)
+            app.state.responder = Responder.from_settings(
+                settings, app.state.index, executor=executor
+            )
         else:
             app.state.responder = None
         try:
@@ -57,6 +66,7 @@ def create_app(
         finally:
             if app.state.responder is not None:
                 await app.state.responder.aclose()
+            await app.state.providers.aclose()
             if owned:
                 app.state.index.close()
 

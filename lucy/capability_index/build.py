@@ -88,7 +88,9 @@ def build_index(
             id=t.point_id,
             dense=dense[i],
             sparse=sparse.encode_document(texts[i]),
-            payload=to_payload(t, embedder_id=embedder.model_id),
+            payload=to_payload(
+                t, embedder_id=embedder.model_id, toolkit_name=catalog.toolkits[t.toolkit].name
+            ),
         )
         for i, t in enumerate(tools)
     ]

@@ -57,12 +57,16 @@ def document_views(spec: ToolSpec, toolkit_name: str | None = None) -> tuple[str
     return (plain, spec.description, signature)
 
 
-def to_payload(spec: ToolSpec, *, embedder_id: str) -> dict[str, Any]:
+def to_payload(
+    spec: ToolSpec, *, embedder_id: str, toolkit_name: str | None = None
+) -> dict[str, Any]:
     """Everything needed to answer a request without the catalog; flags as 0/1 integers."""
     return {
         "slug": spec.slug,
         "toolkit": spec.toolkit,
+        "toolkit_name": toolkit_name or spec.toolkit,
         "provider": spec.provider,
+        "remote_name": spec.remote_name,
         "name": spec.name,
         "description": spec.description,
         "parameters": spec.parameters,
@@ -90,4 +94,5 @@ def from_payload(payload: dict[str, Any]) -> ToolSpec:
         read_only=bool(payload["read_only"]),
         destructive=bool(payload["destructive"]),
         version=str(payload.get("version", "1")),
+        remote_name=payload.get("remote_name"),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +60,7 @@ class Retriever:
         snapshots: SnapshotCache,
         weights: RetrievalWeights,
         overrides: IntentOverrides,
-        toolkit_names: Mapping[str, str],
+        toolkit_names: Mapping[str, str] | None = None,
         priors: Mapping[str, float] | None = None,
     ) -> None:
         self._store = store
@@ -70,13 +70,15 @@ class Retriever:
         self._snapshots = snapshots
         self._weights = weights
         self._overrides = overrides
-        self._toolkit_names = toolkit_names
+        self._toolkit_names = toolkit_names or {}
         self._priors = priors or {}
 
     def retrieve(self, query: str, scope: RetrievalScope, k: int) -> RetrievalResult:
         started = time.perf_counter()
         collection = self._live()
-        payloads = self._snapshots.get(collection).by_id
+        snapshot = self._snapshots.get(collection)
+        payloads = snapshot.by_id
+        names = {**self._toolkit_names, **snapshot.toolkit_names}
         parts = split_intents(query, self._weights.max_intents)
         clock = _Clock()
         missing: dict[str, MissingToolkit] = {}
@@ -94,7 +96,9 @@ class Retriever:
                 if template and i == 0
                 else _DenseQuery(vectors[i], None)
             )
-            ranking, found, intent = self._rank(collection, payloads, text, dense, scope, clock)
+            ranking, found, intent = self._rank(
+                collection, payloads, names.keys(), text, dense, scope, clock
+            )
             rankings.append(ranking)
             asks.append(intent.asks_action)
             for m in found:
@@ -120,7 +124,7 @@ class Retriever:
             missing_connections=[
                 MissingConnection(
                     toolkit=m.toolkit,
-                    name=self._toolkit_names.get(m.toolkit, m.toolkit),
+                    name=names.get(m.toolkit, m.toolkit),
                     score=round(m.score, 4),
                     example_tools=list(m.tools),
                     reason=m.reason,
@@ -141,6 +145,7 @@ class Retriever:
         self,
         collection: str,
         payloads: Mapping[str, dict[str, Any]],
+        toolkits: Iterable[str],
         part: str,
         dense: _DenseQuery,
         scope: RetrievalScope,
@@ -163,7 +168,7 @@ class Retriever:
             else None
         )
         others = None
-        if scope.connected is not None and not scope.connected.issuperset(self._toolkit_names):
+        if scope.connected is not None and not scope.connected.issuperset(toolkits):
             others = dense.search(
                 self._store,
                 collection,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,16 +20,23 @@ from lucy.capability_index.connections import (
 )
 from lucy.capability_index.documents import from_payload
 from lucy.capability_index.embedder import Embedder, SentenceTransformerEmbedder
+from lucy.capability_index.provider_connections import (
+    CachedReader,
+    ConnectionReader,
+    RoutedConnections,
+)
 from lucy.capability_index.ranking import usage_priors
 from lucy.capability_index.retriever import RetrievalScope, Retriever
 from lucy.capability_index.snapshot import SnapshotCache
+from lucy.capability_index.sources import catalog_listing, merge_listings
 from lucy.capability_index.store import VectorStore
 from lucy.capability_index.tags import bundled_overrides
 from lucy.errors import IndexNotReadyError, InvalidRequestError, UnknownToolError
-from lucy.models import RetrievalResult, ToolSpec
+from lucy.models import RetrievalResult, SourceListing, ToolSpec
 from lucy.settings import Settings
 
 _LIVE_TTL = 2.0  # seconds a replica trusts its idea of the live version
+_EMPTY = Catalog(tools=(), toolkits={})
 
 
 def make_store(settings: Settings) -> VectorStore:
@@ -69,19 +77,31 @@ class CapabilityIndex:
         embedder: Embedder | None = None,
         catalog: Catalog | None = None,
         connections: ConnectionStore | None = None,
+        readers: Sequence[ConnectionReader] = (),
     ) -> None:
+        """``catalog`` is the local catalog (default: ``LUCY_CATALOG_PATH`` or the demo one,
+        none when ``LUCY_DEMO_CATALOG`` is off); ``readers`` say which toolkits of each
+        provider a workspace has connected."""
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.catalog = catalog or load_catalog(settings.catalog_path)
+        if catalog is None:
+            catalog = load_catalog(settings.catalog_path) if settings.demo_catalog else _EMPTY
+        self.catalog = catalog
         self.store = store or make_store(settings)
         self.embedder = embedder or SentenceTransformerEmbedder.from_settings(settings)
-        self.connections = connections or CachedConnectionStore(
+        cache = make_cache(settings)
+        local = connections or CachedConnectionStore(
             LocalConnectionStore(
                 settings.data_dir / "connections.json",
                 demo_toolkits=self.catalog.toolkits,
             ),
-            make_cache(settings),
+            cache,
             ttl=settings.cache_ttl_seconds,
+        )
+        self.connections = RoutedConnections(
+            local,
+            [CachedReader(r, cache, ttl=settings.cache_ttl_seconds) for r in readers],
+            self._owners,
         )
         self._lock = threading.Lock()
         self._view: _LiveView | None = None
@@ -93,7 +113,6 @@ class CapabilityIndex:
             snapshots=self.snapshots,
             weights=settings.retrieval,
             overrides=bundled_overrides(),
-            toolkit_names={tk: info.name for tk, info in self.catalog.toolkits.items()},
             priors=self._load_priors(),
         )
 
@@ -135,11 +154,16 @@ class CapabilityIndex:
             self.snapshots.get(self.live_version())
             self.embedder.encode_query("warm up")
 
-    def build(self, progress: Progress | None = None) -> BuildReport:
+    def build(
+        self, progress: Progress | None = None, listings: Sequence[SourceListing] = ()
+    ) -> BuildReport:
+        """A new version from the local catalog and the providers' ``listings``, made live.
+        A slug or toolkit that two sources offer is a ``CatalogError``; nothing is written."""
+        local = [catalog_listing(self.catalog)] if self.catalog.tools else []
         report = build_index(
             self.store,
             self.embedder,
-            self.catalog,
+            merge_listings([*local, *listings]),
             prefix=self.settings.collection_prefix,
             progress=progress,
         )
@@ -149,11 +173,17 @@ class CapabilityIndex:
 
     def status(self) -> dict[str, Any]:
         live = self.store.live()
+        snapshot = self.snapshots.get(live) if live else None
+        providers: dict[str, int] = {}
+        for payload in snapshot.by_id.values() if snapshot else ():
+            providers[payload["provider"]] = providers.get(payload["provider"], 0) + 1
         return {
             "live_version": live,
             "backend": "qdrant-server" if self.settings.qdrant_url else "qdrant-edge",
             "collections": self.store.collections(),
-            "tools": len(self.snapshots.get(live).by_id) if live else 0,
+            "tools": len(snapshot.by_id) if snapshot else 0,
+            "toolkits": len(snapshot.toolkit_names) if snapshot else 0,
+            "tools_by_provider": providers,
             "catalog_tools": len(self.catalog.tools),
             "catalog_toolkits": len(self.catalog.toolkits),
             "embedder": self.embedder.model_id,
@@ -212,16 +242,41 @@ class CapabilityIndex:
         self.connections.disconnect(workspace_id, self._known(toolkits), user_id)
         return self.connected(workspace_id, user_id)
 
+    def connect_link(self, toolkit: str, workspace_id: str, user_id: str | None) -> str | None:
+        """Where a person connects ``toolkit``: ``LUCY_CONNECT_URL_TEMPLATE`` when set, else
+        the owning provider's link (a blocking call), else None."""
+        template = self.settings.connect_url_template
+        if template:
+            return template.format(toolkit=toolkit, workspace_id=workspace_id)
+        reader = self.connections.owner(toolkit)
+        if reader is None:
+            return None
+        try:
+            return reader.reader.connect_link(toolkit, workspace_id, user_id)
+        except Exception:  # a link is a courtesy: the reply names the toolkit without one
+            return None
+
+    def _owners(self) -> Mapping[str, str]:
+        """Each toolkit of the live index, with the provider that owns it."""
+        try:
+            live = self.live_version()
+        except IndexNotReadyError:
+            return {}
+        return self.snapshots.get(live).toolkit_providers
+
     def _known(self, toolkits: list[str]) -> list[str]:
         if not toolkits:
             raise InvalidRequestError("name at least one toolkit", field="toolkits")
-        unknown = sorted(set(toolkits) - set(self.catalog.toolkits))
+        known = set(self.catalog.toolkits)
+        if self.ready():
+            known |= set(self.snapshots.get(self.live_version()).toolkit_names)
+        unknown = sorted(set(toolkits) - known)
         if unknown:
             raise InvalidRequestError(
-                f"unknown toolkits {unknown}; known: {sorted(self.catalog.toolkits)}",
-                field="toolkits",
+                f"unknown toolkits {unknown}; known: {sorted(known)}", field="toolkits"
             )
         return toolkits
 
     def close(self) -> None:
+        self.connections.close()
         self.store.close()

@@ -15,6 +15,20 @@ class IndexSnapshot:
     version: str
     by_id: dict[str, dict[str, Any]]
     by_slug: dict[str, dict[str, Any]]
+    toolkit_names: dict[str, str]
+    """Every toolkit of the version, with its display name."""
+    toolkit_providers: dict[str, str]
+    """The provider that owns each toolkit (its connection state is that provider's)."""
+
+    @classmethod
+    def of(cls, version: str, payloads: list[dict[str, Any]]) -> IndexSnapshot:
+        return cls(
+            version=version,
+            by_id={point_id(p["provider"], p["slug"]): p for p in payloads},
+            by_slug={p["slug"]: p for p in payloads},
+            toolkit_names={p["toolkit"]: p.get("toolkit_name", p["toolkit"]) for p in payloads},
+            toolkit_providers={p["toolkit"]: p["provider"] for p in payloads},
+        )
 
 
 class SnapshotCache:
@@ -33,12 +47,7 @@ class SnapshotCache:
         with self._lock:
             snapshot = self._snapshots.get(version)
             if snapshot is None:
-                payloads = self._store.payloads(version)
-                snapshot = IndexSnapshot(
-                    version=version,
-                    by_id={point_id(p["provider"], p["slug"]): p for p in payloads},
-                    by_slug={p["slug"]: p for p in payloads},
-                )
+                snapshot = IndexSnapshot.of(version, self._store.payloads(version))
                 self._snapshots[version] = snapshot
                 for old in list(self._snapshots)[: -self._keep]:
                     del self._snapshots[old]

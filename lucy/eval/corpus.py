@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lucy.capability_index.build import BuildReport, build_index
-from lucy.capability_index.catalog import Catalog, ToolkitInfo
+from lucy.capability_index.catalog import Catalog
 from lucy.capability_index.documents import DOCUMENT_FORMAT
 from lucy.capability_index.edge_store import EdgeStore
 from lucy.capability_index.embedder import Embedder
 from lucy.capability_index.tags import derive_tags
 from lucy.capability_index.text import humanise
 from lucy.eval.datasets import Dataset, EvalTool
-from lucy.models import ToolSpec
+from lucy.models import ToolkitInfo, ToolSpec
 
 DEFAULT_TOOLKIT = "tools"
 

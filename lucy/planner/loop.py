@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 from lucy.errors import IndexNotReadyError, InvalidRequestError, LLMError, UnknownToolError
 from lucy.models import (
     Candidate,
+    MissingConnection,
     RetrievalResult,
     ToolCall,
     ToolError,
@@ -43,7 +44,7 @@ from lucy.planner.prompts import (
     opening_messages,
     request_query,
 )
-from lucy.planner.replies import connection_required, summarize_results
+from lucy.planner.replies import connection_required, outcome_unknown, summarize_results
 from lucy.planner.trace import (
     CallRecord,
     Flags,
@@ -70,6 +71,8 @@ class ToolIndex(Protocol):
 
     def tool(self, slug: str) -> ToolSpec: ...
 
+    def connect_link(self, toolkit: str, workspace_id: str, user_id: str | None) -> str | None: ...
+
 
 class Executor(Protocol):
     async def run(
@@ -84,14 +87,11 @@ class Planner:
         llm: ChatModel,
         executor: Executor,
         settings: PlannerSettings,
-        *,
-        connect_url_template: str | None = None,
     ) -> None:
         self.index = index
         self.llm = llm
         self.executor = executor
         self.settings = settings
-        self.connect_url_template = connect_url_template
 
     async def respond(
         self,
@@ -152,7 +152,7 @@ class _Run:
         needed = needs_connection(first, self.s.stage2_min_similarity)
         if needed:
             self.flags.connection_required = True
-            text = connection_required(needed, self.workspace_id, self.p.connect_url_template)
+            text = connection_required(needed, self.workspace_id, await self._links(needed))
             self._step("reply", 0.0, "connection required: " + ", ".join(m.toolkit for m in needed))
             return self._finish(text)
         self._offer(first.candidates, 1)
@@ -168,12 +168,28 @@ class _Run:
             text = summarize_results(self.results, reason)
         else:
             text = self._qualified(answer)
+        unknown = [r for r in self.results if r.outcome_unknown]
+        if unknown:
+            self.flags.outcome_unknown = True
+            text += "\n\n" + outcome_unknown(unknown)
         named = [m for m in first.missing_connections if m.reason == "named in the request"]
         if named:
             self.flags.connection_required = True
             names = ", ".join(f"{m.name} (`{m.toolkit}`)" for m in named)
             text += f"\n\nNot connected in this workspace: {names}. Connect it to let me use it."
         return self._finish(text)
+
+    async def _links(self, needed: Sequence[MissingConnection]) -> dict[str, str | None]:
+        """Each toolkit's connect link (the provider may be asked: in worker threads)."""
+        links = await asyncio.gather(
+            *(
+                asyncio.to_thread(
+                    self.p.index.connect_link, m.toolkit, self.workspace_id, self.user_id
+                )
+                for m in needed
+            )
+        )
+        return {m.toolkit: link for m, link in zip(needed, links, strict=True)}
 
     def internal_error(self, exc: Exception) -> RespondResult:
         """The reply when Lucy herself failed: what was done so far, said plainly."""
@@ -341,6 +357,7 @@ class _Run:
             CallRecord(
                 id=call_id,
                 slug=name,
+                provider=result.provider,
                 arguments=arguments,
                 stage=self.offer.stage.get(name),
                 source=source,

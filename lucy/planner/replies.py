@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from lucy.models import MissingConnection, ToolResult
 from lucy.planner.completeness import item_label, result_items
@@ -14,13 +14,15 @@ _MAX_ITEMS = 15
 
 
 def connection_required(
-    missing: Sequence[MissingConnection], workspace_id: str, url_template: str | None
+    missing: Sequence[MissingConnection], workspace_id: str, links: Mapping[str, str | None]
 ) -> str:
-    """Which toolkits to connect and how, naming each one."""
+    """Which toolkits to connect and how, naming each one; ``links`` holds each toolkit's
+    connect link where there is one."""
     lines = []
     for m in missing:
-        if url_template:
-            how = url_template.format(toolkit=m.toolkit, workspace_id=workspace_id)
+        link = links.get(m.toolkit)
+        if link:
+            how = link
         else:
             how = (
                 f"`POST /v1/workspaces/{workspace_id}/connections` with "
@@ -31,6 +33,15 @@ def connection_required(
     names = " or ".join(m.name for m in missing)
     head = f"I can't do that yet: it needs {names}, which this workspace has not connected."
     return "\n".join([head, "", *lines, "", "Once it is connected, ask me again."])
+
+
+def outcome_unknown(results: Sequence[ToolResult]) -> str:
+    """The sentence for writes that may or may not have happened: never success, never failure."""
+    slugs = ", ".join(f"`{r.slug}`" for r in results)
+    return (
+        f"I could not confirm whether {slugs} took effect: the service did not answer in time "
+        "after the request may have reached it. Please check there before asking me to try again."
+    )
 
 
 def summarize_results(results: Sequence[ToolResult], reason: str) -> str:

@@ -49,7 +49,6 @@ class Responder:
             llm,
             executor or ToolExecutor([DemoProvider()]),
             settings.planner,
-            connect_url_template=settings.connect_url_template,
         )
         return cls(planner, TraceLog(settings.traces_file), owned_llm=owned)
 

@@ -27,6 +27,7 @@ class CallRecord(BaseModel):
 
     id: str
     slug: str
+    provider: str | None = Field(None, description="The provider that ran it, if any did.")
     arguments: Any = Field(description="Parsed arguments, or the raw text when unparseable.")
     stage: Stage | None = Field(None, description="Stage that offered the tool; None if never.")
     source: Literal["model", "gate"] = "model"
@@ -77,6 +78,9 @@ class Flags(BaseModel):
     completeness_qualified: bool = False
     loop_broken: bool = False
     budget_exhausted: bool = False
+    outcome_unknown: bool = Field(
+        False, description="A write may or may not have taken effect (no answer in time)."
+    )
 
 
 class RespondResult(BaseModel):
@@ -99,6 +103,7 @@ def trace_record(
         tool_calls=[
             TraceToolCall(
                 slug=c.slug,
+                provider=c.provider,
                 ok=c.ok,
                 error_kind=c.error.kind.value if c.error else None,
                 stage=c.stage or 1,

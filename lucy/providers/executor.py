@@ -82,18 +82,20 @@ class ToolExecutor:
         started = self._clock()
         attempts = 0
 
+        provider = self.provider_for(tool)
+
         def done(data: Any = None, error: ToolError | None = None) -> ToolResult:
             elapsed_ms = (self._clock() - started) * 1000.0
             return ToolResult(
                 call_id=call_id,
                 slug=tool.slug,
+                provider=provider.name if provider is not None and attempts else None,
                 data=data,
                 error=error,
                 attempts=attempts,
                 elapsed_ms=elapsed_ms,
             )
 
-        provider = self.provider_for(tool)
         if provider is None:
             return done(error=_error(ToolErrorKind.EXECUTION_ERROR, _no_provider(tool)))
         key = f"{provider.name}:{tool.toolkit}"
