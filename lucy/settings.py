@@ -199,6 +199,11 @@ class Settings(BaseSettings):
     composio_timeout_seconds: float = Field(
         10.0, gt=0, description="HTTP timeout of one Composio API call."
     )
+    mcp_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names Lucy's own MCP endpoint (/mcp) answers besides loopback and "
+        'LUCY_HOST (DNS-rebinding protection), e.g. ["lucy.internal"].',
+    )
     mcp_servers: dict[str, MCPServerConfig] = Field(
         default_factory=dict,
         description='JSON object: {"name": {"command": [...], "env": {...}} or {"url": ...}}.',

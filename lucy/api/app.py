@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from lucy.api.mcp_server import MCPEndpoint, build_mcp_server
 from lucy.api.routes import router
 from lucy.capability_index.service import CapabilityIndex
 from lucy.errors import (
@@ -52,17 +53,18 @@ def create_app(
         app.state.providers = providers or providers_from_settings(settings)
         app.state.index = index or CapabilityIndex(settings, readers=app.state.providers.readers)
         app.state.index.warm()
+        app.state.executor = ToolExecutor(app.state.providers.executors)
         if responder is not None:
             app.state.responder = responder(app.state.index)
         elif settings.llm_configured:
-            executor = ToolExecutor(app.state.providers.executors)
             app.state.responder = Responder.from_settings(
-                settings, app.state.index, executor=executor
+                settings, app.state.index, executor=app.state.executor
             )
         else:
             app.state.responder = None
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             if app.state.responder is not None:
                 await app.state.responder.aclose()
@@ -78,6 +80,11 @@ def create_app(
     )
     app.state.settings = settings
     app.include_router(router)
+    mcp = MCPEndpoint(
+        lambda: build_mcp_server(lambda: app.state.index, lambda: app.state.executor, settings),
+        settings,
+    )
+    app.mount("/mcp", mcp)
 
     @app.exception_handler(LucyError)
     async def lucy_error(request: Request, exc: LucyError) -> JSONResponse:
