@@ -24,7 +24,8 @@ lint: install
 typecheck: install
 	$(BIN)/mypy lucy
 
-unit: install
+unit: install  ## installs the npm MCP reference servers the tests run (once, into .mcp-servers/)
+	.ci/install-mcp-servers
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
 
 test: lint typecheck unit  ## everything CI runs
@@ -34,4 +35,4 @@ bench: install  ## retrieval latency, build time, peak memory at 1k and 10k tool
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench_planner.py
 
 clean:
-	rm -rf $(VENV) .lucy .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .lucy .mypy_cache .ruff_cache .pytest_cache .mcp-servers

@@ -89,11 +89,14 @@ class CountingReader:
         return f"https://connect.example/{workspace_id}/{toolkit}"
 
 
-def routed(tmp_path, reader: CountingReader, ttl: float = 0.05) -> RoutedConnections:
+def routed(
+    tmp_path, reader: CountingReader, ttl: float = 0.05, cold_wait: float = 5.0
+) -> RoutedConnections:
     cache = InProcessCache(ttl=ttl)
     local = LocalConnectionStore(tmp_path / "c.json")
     owners = {"github": "remote", "notion": "demo"}
-    return RoutedConnections(local, [CachedReader(reader, cache, ttl=ttl)], lambda: owners)
+    cached = CachedReader(reader, cache, ttl=ttl, cold_wait=cold_wait)
+    return RoutedConnections(local, [cached], lambda: owners)
 
 
 def test_a_providers_toolkits_come_from_it_and_local_ones_from_the_store(tmp_path) -> None:
@@ -125,6 +128,21 @@ def test_a_known_workspace_is_served_at_once_and_refreshed_behind(tmp_path) -> N
     while conns.toolkits("W1") and time.monotonic() < deadline:
         time.sleep(0.01)
     assert conns.toolkits("W1") == frozenset()  # the background read landed
+    conns.close()
+
+
+def test_a_cold_read_waits_at_most_cold_wait_then_lands_behind(tmp_path) -> None:
+    reader = CountingReader()
+    reader.state["W1"] = frozenset({"github"})
+    reader.gate.clear()  # the provider hangs
+    conns = routed(tmp_path, reader, ttl=30, cold_wait=0.05)
+    assert conns.toolkits("W1") == frozenset()  # went on without the provider
+    assert conns.toolkits("W1") == frozenset() and reader.calls == 1  # one read in flight
+    reader.gate.set()
+    deadline = time.monotonic() + 5
+    while not conns.toolkits("W1") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert conns.toolkits("W1") == {"github"} and reader.calls == 1
     conns.close()
 
 

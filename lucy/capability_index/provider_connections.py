@@ -4,8 +4,10 @@
 toolkits no provider owns, and from each provider's ``ConnectionReader`` for its own.
 ``CachedReader`` puts a provider behind the cache: a fresh entry is served as it is; past its
 TTL the last value read is served at once and re-read in the background, so a retrieval waits
-on a provider only the first time a workspace is seen (a cold miss). A provider that fails is
-read as "nothing connected" (never as everything), and the failure is not cached.
+on a provider only the first time a workspace is seen (a cold miss), and then at most
+``cold_wait`` seconds: past that it goes on without the provider's toolkits while the read
+finishes behind it. A provider that fails is read as "nothing connected" (never as everything),
+and the failure is not cached.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
 from cachetools import LRUCache
@@ -47,6 +49,7 @@ class CachedReader:
         cache: KeyValueCache,
         *,
         ttl: float,
+        cold_wait: float = 2.0,
         max_known: int = 50_000,
         refresher: ThreadPoolExecutor | None = None,
     ) -> None:
@@ -54,9 +57,10 @@ class CachedReader:
         self.name = reader.name
         self._cache = cache
         self._ttl = ttl
+        self._cold_wait = cold_wait
         self._known: LRUCache[Key, frozenset[str]] = LRUCache(maxsize=max_known)
         self._lock = threading.Lock()
-        self._pending: set[Key] = set()
+        self._inflight: dict[Key, Future[frozenset[str] | None]] = {}
         self._refresher = refresher or ThreadPoolExecutor(
             max_workers=2, thread_name_prefix=f"conn-{reader.name}"
         )
@@ -65,12 +69,20 @@ class CachedReader:
         cached = self._cache.get(self._namespace(workspace), user or "*")
         if cached is not None:
             return frozenset(json.loads(cached))
+        key = (workspace, user)
         with self._lock:
-            known = self._known.get((workspace, user))
+            known = self._known.get(key)
+        future = self._read_behind(key)
         if known is not None:
-            self._refresh_later((workspace, user))
             return known
-        return self._read((workspace, user), fallback=frozenset())
+        try:
+            found = future.result(timeout=self._cold_wait)
+        except TimeoutError:
+            log.warning(
+                "%s is slow to say what %s connected: going on without", self.name, workspace
+            )
+            return frozenset()
+        return frozenset() if found is None else found
 
     def invalidate(self, workspace: str) -> None:
         """Forget what is known of ``workspace``: the next read asks the provider."""
@@ -85,40 +97,40 @@ class CachedReader:
     def _namespace(self, workspace: str) -> str:
         return f"conn:{self.name}:{workspace}"
 
-    def _read(self, key: Key, *, fallback: frozenset[str]) -> frozenset[str]:
+    def _read_behind(self, key: Key) -> Future[frozenset[str] | None]:
+        """The read of ``key`` under way, or a new one (one at a time per key)."""
+        with self._lock:
+            future = self._inflight.get(key)
+            if future is not None:
+                return future
+            try:
+                future = self._refresher.submit(self._read, key)
+            except RuntimeError:  # shut down: read in this thread
+                future = Future()
+                future.set_result(self._read(key))
+                return future
+            self._inflight[key] = future
+        future.add_done_callback(lambda done: self._landed(key, done))
+        return future
+
+    def _landed(self, key: Key, done: Future[frozenset[str] | None]) -> None:
+        with self._lock:
+            if self._inflight.get(key) is done:
+                del self._inflight[key]
+
+    def _read(self, key: Key) -> frozenset[str] | None:
+        """Ask the provider; remember and cache the answer. None when it failed."""
         workspace, user = key
         try:
             found = frozenset(self.reader.connected_toolkits(workspace, user))
         except Exception as exc:  # a provider outage must not fail the request
             log.warning("%s connection state for %s unreadable: %s", self.name, workspace, exc)
-            return fallback
-        self._cache.set(
-            self._namespace(workspace), user or "*", json.dumps(sorted(found)), self._ttl
-        )
+            return None
+        value = json.dumps(sorted(found))
+        self._cache.set(self._namespace(workspace), user or "*", value, self._ttl)
         with self._lock:
             self._known[key] = found
         return found
-
-    def _refresh_later(self, key: Key) -> None:
-        with self._lock:
-            if key in self._pending:
-                return
-            self._pending.add(key)
-
-        def run() -> None:
-            try:
-                with self._lock:
-                    stale = self._known.get(key, frozenset())
-                self._read(key, fallback=stale)
-            finally:
-                with self._lock:
-                    self._pending.discard(key)
-
-        try:
-            self._refresher.submit(run)
-        except RuntimeError:  # shut down: serve what is known
-            with self._lock:
-                self._pending.discard(key)
 
 
 class RoutedConnections:
