@@ -9,6 +9,7 @@ must be entered and exited in the same task.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
@@ -103,6 +104,19 @@ class WatchedReadStream:
             on_end()
 
 
+def _process_stderr() -> TextIO:
+    """This process's stderr as a real file: a child process needs a file descriptor, and a
+    replaced ``sys.stderr`` (a test runner's capture, a notebook) may have none."""
+    for stream in (sys.stderr, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.fileno()
+                return stream
+        except (AttributeError, OSError, ValueError):
+            continue
+    return open(os.devnull, "w")  # lives as long as the process
+
+
 @contextlib.asynccontextmanager
 async def open_transport(
     config: MCPServerConfig, *, on_end: Callable[[], None], errlog: TextIO | None = None
@@ -116,7 +130,7 @@ async def open_transport(
             env=config.env or None,
             cwd=config.cwd,
         )
-        async with stdio_client(params, errlog=errlog or sys.stderr) as (read, write):
+        async with stdio_client(params, errlog=errlog or _process_stderr()) as (read, write):
             yield WatchedReadStream(read, on_end), write
         return
     assert config.url is not None  # MCPServerConfig holds exactly one of command and url
