@@ -113,3 +113,43 @@ def test_the_reply_neither_claims_success_nor_failure() -> None:
     text = outcome_unknown([ToolResult(call_id="c", slug="LINEAR_CREATE_ISSUE", error=error)])
     assert "LINEAR_CREATE_ISSUE" in text and "could not confirm" in text
     assert "failed" not in text and "succeeded" not in text
+
+
+class FlakyWriteProvider:
+    """Answers every write with a 503 after the request went out (the write may have run)."""
+
+    name = "flaky"
+    accepts_idempotency_key = False
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def supports(self, tool: Any) -> bool:
+        return not tool.read_only
+
+    async def execute(self, tool: Any, arguments: dict[str, Any], context: CallContext) -> Any:
+        self.calls += 1
+        raise unavailable()
+
+
+def test_the_planner_says_a_writes_outcome_is_unknown(demo_index) -> None:
+    from lucy.testing import Call, ScriptedLLM, Text, ToolCalls
+    from tests.planner_kit import ask
+
+    provider = FlakyWriteProvider()
+    args = {"team_id": "ENG", "title": "Login crash"}
+    turns = [ToolCalls([Call("LINEAR_CREATE_ISSUE", args)]), Text("Created ENG-1 for you.")]
+    with ScriptedLLM(turns) as llm:
+        result, _ = ask(
+            demo_index,
+            llm,
+            "open a bug in linear for the login crash",
+            inner=ToolExecutor([provider]),
+        )
+        told = llm.requests[-1]["messages"][-1]["content"]
+    assert provider.calls == 1
+    assert result.flags.outcome_unknown
+    call = result.trace.calls[0]
+    assert call.error is not None and call.error.details["outcome_unknown"] is True
+    assert "LINEAR_CREATE_ISSUE" in result.text and "could not confirm" in result.text
+    assert "outcome_unknown" in told  # the model was told too
