@@ -51,6 +51,13 @@ class ProviderSet:
         await self.aclose()
 
 
+def _closing(close: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def aclose() -> None:
+        close()
+
+    return aclose
+
+
 def providers_from_settings(settings: Settings) -> ProviderSet:
     """Every provider the settings turn on (importing the Composio and MCP SDKs only then)."""
     found = ProviderSet()
@@ -63,6 +70,7 @@ def providers_from_settings(settings: Settings) -> ProviderSet:
         found.sources.append(composio)
         found.readers.append(composio)
         found.executors.append(composio)
+        found.closers.append(_closing(composio.close))
     if settings.mcp_servers:
         from lucy.providers.mcp import MCPProvider
 

@@ -36,11 +36,12 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeAlias
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from lucy.testing.loopback import LoopbackServer
 
 __all__ = [
     "Call",
@@ -54,8 +55,6 @@ __all__ = [
     "Turn",
 ]
 
-_START_TIMEOUT_S = 10.0
-_STOP_TIMEOUT_S = 10.0
 _SLEEP_TICK_S = 0.05
 
 
@@ -243,8 +242,7 @@ class ScriptedLLM:
         self._call_ids = itertools.count(1)
         self._completion_ids = itertools.count(1)
         self._stopping = threading.Event()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._runner: LoopbackServer | None = None
         self._base_url: str | None = None
 
     # ------------------------------------------------------------------ public API
@@ -276,45 +274,21 @@ class ScriptedLLM:
 
     def start(self) -> None:
         """Start serving on 127.0.0.1 (OS-chosen port); return once the socket is bound."""
-        if self._thread is not None:
+        if self._runner is not None:
             raise RuntimeError("ScriptedLLM is already running")
         self._stopping.clear()
-        config = uvicorn.Config(
-            self._app(),
-            host="127.0.0.1",
-            port=0,
-            loop="asyncio",
-            ws="none",
-            lifespan="off",
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name="scripted-llm", daemon=True)
-        self._server, self._thread = server, thread
-        thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("ScriptedLLM server failed to start")
-            time.sleep(0.005)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        self._base_url = f"http://127.0.0.1:{port}/v1"
+        runner = LoopbackServer(self._app(), lifespan="off", name="scripted-llm")
+        runner.start()
+        self._runner, self._base_url = runner, f"{runner.url}/v1"
 
     def stop(self) -> None:
         """Stop serving and join the server thread; pending `Slow` turns are cut short."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
+        runner, self._runner = self._runner, None
+        if runner is None:
             return
         self._stopping.set()
-        server.should_exit = True
-        thread.join(_STOP_TIMEOUT_S)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(_STOP_TIMEOUT_S)
-        self._server = self._thread = self._base_url = None
+        runner.stop()
+        self._base_url = None
 
     def __enter__(self) -> ScriptedLLM:
         self.start()

@@ -17,10 +17,22 @@ _STOP_TIMEOUT_S = 10.0
 class LoopbackServer:
     """``with LoopbackServer(app) as server: server.url`` — ``http://127.0.0.1:PORT``."""
 
-    def __init__(self, app: Any, *, lifespan: Literal["on", "off"] = "on", name: str = "") -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        lifespan: Literal["on", "off"] = "on",
+        name: str = "",
+        port: int = 0,
+        graceful_seconds: int | None = None,
+    ) -> None:
+        """``port`` 0 lets the OS choose; ``graceful_seconds`` bounds how long stopping waits
+        for open requests (None: uvicorn's default, no bound)."""
         self._app = app
         self._lifespan = lifespan
         self._name = name or "loopback-server"
+        self._port = port
+        self._graceful = graceful_seconds
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -29,6 +41,10 @@ class LoopbackServer:
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
     def start(self) -> None:
         """Serve; return once the socket is bound (and the lifespan has started)."""
         if self._thread is not None:
@@ -36,13 +52,14 @@ class LoopbackServer:
         config = uvicorn.Config(
             self._app,
             host="127.0.0.1",
-            port=0,
+            port=self._port,
             loop="asyncio",
             ws="none",
             lifespan=self._lifespan,
             log_config=None,
             log_level="warning",
             access_log=False,
+            timeout_graceful_shutdown=self._graceful,
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name=self._name, daemon=True)

@@ -1,0 +1,77 @@
+"""Which toolkits a Composio user has connected: ACTIVE accounts, read across all pages,
+behind a short TTL cache for the execute path."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from lucy.providers.composio.client import read_all, untracked
+from lucy.providers.composio.mapping import account_toolkit
+
+if TYPE_CHECKING:
+    from composio import Composio
+
+
+class ConnectedAccounts:
+    """Reads the toolkits each Composio user id has an ACTIVE, enabled account for.
+
+    ``read`` always asks Composio (and refreshes the cache); ``cached`` answers from a read at
+    most ``ttl_seconds`` old. Both raise what the SDK raises. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        sdk: Composio[Any, Any],
+        *,
+        page_size: int,
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sdk = sdk
+        self._page_size = page_size
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, frozenset[str]]] = {}
+        self.remote_slugs: dict[str, str] = {}
+        """Lucy toolkit id → Composio toolkit slug, for every account seen."""
+
+    def read(self, user_id: str) -> frozenset[str]:
+        """The toolkit ids ``user_id`` has an ACTIVE account for, read now."""
+
+        def page(cursor: str | None) -> Any:
+            # the server filters by status too; ``account_toolkit`` checks again
+            return untracked(
+                self._sdk.connected_accounts.list,
+                user_ids=[user_id],
+                statuses=["ACTIVE"],
+                limit=self._page_size,
+                cursor=cursor,
+            )
+
+        found: set[str] = set()
+        for account in read_all(page, what="connected accounts"):
+            toolkit = account_toolkit(account)
+            if toolkit is not None:
+                found.add(toolkit)
+                self.remote_slugs.setdefault(toolkit, account.toolkit.slug)
+        toolkits = frozenset(found)
+        with self._lock:
+            self._cache[user_id] = (self._clock() + self._ttl, toolkits)
+        return toolkits
+
+    def cached(self, user_id: str) -> frozenset[str]:
+        """Like ``read``, but a read at most ``ttl_seconds`` old is served as it is."""
+        with self._lock:
+            entry = self._cache.get(user_id)
+        if entry is not None and entry[0] > self._clock():
+            return entry[1]
+        return self.read(user_id)
+
+    def forget(self, user_id: str) -> None:
+        """Drop what is cached of ``user_id`` (an execution said it is not connected)."""
+        with self._lock:
+            self._cache.pop(user_id, None)
