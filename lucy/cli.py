@@ -43,12 +43,15 @@ def _open(settings: Settings | None = None) -> tuple[CapabilityIndex, ProviderSe
 
 
 def _with_index(action: Callable[[CapabilityIndex], T]) -> T:
+    import asyncio
+
     with errors():
-        index, _ = _open()
+        index, providers = _open()
         try:
             return action(index)
         finally:
             index.close()
+            asyncio.run(providers.aclose())
 
 
 def _listings(settings: Settings) -> list[SourceListing]:

@@ -1,0 +1,116 @@
+"""End to end on loopback with the Composio API double: ``lucy index build`` indexes Composio's
+tools, ``lucy retrieve`` ranks a Composio tool first for a request naming its toolkit, a
+toolkit whose account is INACTIVE is a missing connection (none of its tools a candidate), and
+``/v1/respond`` executes a Composio tool, or answers with Composio's connect link."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from lucy.api import create_app
+from lucy.cli import app
+from lucy.settings import Settings
+from lucy.testing import Call, ComposioDouble, ScriptedLLM, Text, ToolCalls
+
+WORKSPACE = "T9"
+
+
+@pytest.fixture(scope="module")
+def double() -> Iterator[ComposioDouble]:
+    with ComposioDouble(page_size=7) as running:
+        running.connect(WORKSPACE, "github")
+        running.connect(WORKSPACE, "slack")
+        lapsed = running.connect(WORKSPACE, "linear")
+        running.set_account_status(lapsed, "INACTIVE")
+        yield running
+
+
+@pytest.fixture(scope="module")
+def env(double: ComposioDouble, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    env = {
+        "LUCY_DATA_DIR": str(tmp_path_factory.mktemp("composio-e2e")),
+        "LUCY_DEMO_CATALOG": "false",
+        "LUCY_COMPOSIO_API_KEY": double.api_key,
+        "LUCY_COMPOSIO_BASE_URL": double.base_url,
+    }
+    out = lucy(env, "index", "build")
+    assert "re-embedded" in out
+    return env
+
+
+def lucy(env: dict[str, str], *args: str) -> str:
+    result = CliRunner().invoke(app, list(args), env=env)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def retrieve(env: dict[str, str], query: str, *extra: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(
+        lucy(env, "retrieve", query, "--json", "-w", WORKSPACE, *extra)
+    )
+    return body
+
+
+def test_the_build_indexes_composios_tools(env: dict[str, str], double: ComposioDouble) -> None:
+    status = json.loads(lucy(env, "index", "status", "--json"))
+    assert status["tools_by_provider"].keys() == {"composio"}
+    assert status["toolkits"] == 5 and status["tools"] > 7  # more than one page
+
+
+def test_a_request_naming_a_connected_toolkit_ranks_its_tool_first(env: dict[str, str]) -> None:
+    body = retrieve(env, "create an issue in GitHub for the login crash")
+    assert body["candidates"][0]["slug"] == "GITHUB_CREATE_ISSUE"
+
+
+def test_an_inactive_account_is_a_missing_connection(env: dict[str, str]) -> None:
+    body = retrieve(env, "open a bug in linear for the login crash", "-k", "10")
+    assert all(c["toolkit"] != "linear" for c in body["candidates"])
+    assert [m["toolkit"] for m in body["missing_connections"]][:1] == ["linear"]
+
+
+def respond(env: dict[str, str], llm: ScriptedLLM, question: str, monkeypatch) -> dict[str, Any]:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings(llm_base_url=llm.base_url, llm_model=llm.model)
+    with TestClient(create_app(settings)) as client:
+        reply = client.post(
+            "/v1/respond",
+            json={"workspace_id": WORKSPACE, "thread": [{"role": "user", "content": question}]},
+        )
+    assert reply.status_code == 200, reply.text
+    body: dict[str, Any] = reply.json()
+    return body
+
+
+def test_a_respond_turn_executes_a_composio_tool(
+    env: dict[str, str], double: ComposioDouble, monkeypatch
+) -> None:
+    args = {"owner": "acme", "repo": "web", "title": "Login crash"}
+    turns = [ToolCalls([Call("GITHUB_CREATE_ISSUE", args)]), Text("Filed it.")]
+    before = len(double.executions)
+    with ScriptedLLM(turns) as llm:
+        body = respond(env, llm, "create an issue in GitHub for the login crash", monkeypatch)
+    call = body["trace"]["calls"][0]
+    assert call["slug"] == "GITHUB_CREATE_ISSUE" and call["ok"] and call["provider"] == "composio"
+    sent = double.executions[before:]
+    assert [(e.slug, e.user_id, e.arguments) for e in sent] == [
+        ("GITHUB_CREATE_ISSUE", WORKSPACE, args)
+    ]
+    assert sent[0].version == "20251201_00"  # the version the index holds
+    assert body["text"] == "Filed it."
+
+
+def test_a_missing_connection_is_answered_with_composios_link(
+    env: dict[str, str], double: ComposioDouble, monkeypatch
+) -> None:
+    with ScriptedLLM([Text("never asked")]) as llm:
+        body = respond(env, llm, "open a bug in linear for the login crash", monkeypatch)
+        assert llm.requests == []  # a deterministic reply, no LLM call
+    assert body["flags"]["connection_required"]
+    assert "Linear" in body["text"] and f"{double.base_url}/link/" in body["text"]
