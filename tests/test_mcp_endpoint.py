@@ -43,7 +43,7 @@ def error_of(result: Any) -> dict[str, Any]:
 
 def test_the_server_offers_search_and_call(server: LoopbackServer) -> None:
     async def go() -> Any:
-        async with Client(f"{server.url}/mcp/") as client:
+        async with Client(f"{server.url}/mcp") as client:  # without the slash too
             return await client.list_tools()
 
     tools = {t.name: t for t in asyncio.run(go()).tools}

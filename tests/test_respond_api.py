@@ -68,6 +68,7 @@ def test_respond_answers_traces_and_logs(
     assert set(out["flags"]) == {
         "fallback_used",
         "connection_required",
+        "outcome_unknown",
         "completeness_qualified",
         "loop_broken",
         "budget_exhausted",

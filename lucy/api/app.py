@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.routing import Route
 
-from lucy.api.mcp_server import MCPEndpoint, build_mcp_server
+from lucy.api.mcp_server import MCPEndpoint, WithSlash, build_mcp_server
 from lucy.api.routes import router
 from lucy.capability_index.service import CapabilityIndex
 from lucy.errors import (
@@ -85,6 +86,7 @@ def create_app(
         settings,
     )
     app.mount("/mcp", mcp)
+    app.router.routes.append(Route("/mcp", WithSlash(mcp, "/mcp"), include_in_schema=False))
 
     @app.exception_handler(LucyError)
     async def lucy_error(request: Request, exc: LucyError) -> JSONResponse:

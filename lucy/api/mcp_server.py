@@ -168,3 +168,17 @@ class MCPEndpoint:
             await send({"type": "http.response.body", "body": b"MCP endpoint not running"})
             return
         await self._asgi(scope, receive, send)
+
+
+class WithSlash:
+    """Serves ``<prefix>`` as ``<prefix>/``: MCP clients are configured both ways, and a
+    redirect would turn their POST into a second round trip (or a failure)."""
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self._app = app
+        self._prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        root = scope.get("root_path", "")
+        child = {**scope, "path": scope["path"] + "/", "root_path": root + self._prefix}
+        await self._app(child, receive, send)
