@@ -19,12 +19,13 @@ from lucy.settings import Settings
 from lucy.testing import Call, ComposioDouble, ScriptedLLM, Text, ToolCalls
 
 WORKSPACE = "T9"
+ACCOUNTS: dict[str, str] = {}  # toolkit -> the workspace's account id at the double
 
 
 @pytest.fixture(scope="module")
 def double() -> Iterator[ComposioDouble]:
     with ComposioDouble(page_size=7) as running:
-        running.connect(WORKSPACE, "github")
+        ACCOUNTS["github"] = running.connect(WORKSPACE, "github")
         running.connect(WORKSPACE, "slack")
         lapsed = running.connect(WORKSPACE, "linear")
         running.set_account_status(lapsed, "INACTIVE")
@@ -114,3 +115,58 @@ def test_a_missing_connection_is_answered_with_composios_link(
         assert llm.requests == []  # a deterministic reply, no LLM call
     assert body["flags"]["connection_required"]
     assert "Linear" in body["text"] and f"{double.base_url}/link/" in body["text"]
+
+
+FAULTS: list[tuple[str, Any, str]] = [  # the breaker-tripping ones last: it is shared
+    ("403", lambda d: d.fail(403, count=1), "auth"),
+    ("validation", lambda d: d.fail_tool(count=1), "invalid_arguments"),
+    (
+        "inactive",
+        lambda d: d.set_account_status(ACCOUNTS["github"], "INACTIVE"),
+        "connection_required",
+    ),
+    ("429 x3", lambda d: d.rate_limit(count=3, retry_after=0.05), "rate_limited"),
+    ("refused", lambda d: d.refuse_connections(), "provider_unavailable"),
+    ("503 x3", lambda d: d.fail(503, count=3), "provider_unavailable"),
+    ("malformed x3", lambda d: d.malformed_json(count=3), "provider_unavailable"),
+]
+
+
+def test_each_fault_ends_in_a_reply_a_person_can_act_on(
+    env: dict[str, str], double: ComposioDouble, monkeypatch
+) -> None:
+    """The model calls a read tool, the double plays a fault, the model then says nothing:
+    Lucy's own reply names the tool and what went wrong, in the person's terms."""
+    from lucy.models import ToolErrorKind
+    from lucy.testing import Empty
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    args = {"owner": "acme", "repo": "web"}
+    turns = [ToolCalls([Call("GITHUB_LIST_ISSUES", args)]), Empty(), Empty()] * len(FAULTS)
+    with ScriptedLLM(turns) as llm:
+        settings = Settings(llm_base_url=llm.base_url, llm_model=llm.model)
+        with TestClient(create_app(settings)) as client:
+            for name, play, kind in FAULTS:
+                double.accept_connections()
+                double.clear_faults()
+                double.set_account_status(ACCOUNTS["github"], "ACTIVE")
+                play(double)
+                reply = client.post(
+                    "/v1/respond",
+                    json={
+                        "workspace_id": WORKSPACE,
+                        "thread": [{"role": "user", "content": "list the open issues in acme/web"}],
+                    },
+                )
+                assert reply.status_code == 200, (name, reply.text)
+                body = reply.json()
+                call = body["trace"]["calls"][0]
+                assert call["error"]["kind"] == kind, (name, call)
+                assert body["flags"]["fallback_used"], name
+                text = body["text"]
+                assert "GITHUB_LIST_ISSUES" in text, (name, text)
+                assert ToolErrorKind(kind).user_message in text, (name, text)
+    double.accept_connections()
+    double.clear_faults()
+    double.set_account_status(ACCOUNTS["github"], "ACTIVE")
