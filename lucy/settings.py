@@ -155,6 +155,12 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="Redis URL; unset = in-process cache only.")
     cache_ttl_seconds: float = Field(30.0, gt=0)
     redis_timeout_seconds: float = Field(0.05, gt=0, description="Redis fails open past this.")
+    connection_cold_wait_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="Longest a request waits for a provider's connection state of a workspace "
+        "it has never read; past it the request goes on without that provider's toolkits.",
+    )
     embedding_model: str | None = Field(
         None, description="sentence-transformers model path or name; unset = bundled MiniLM."
     )

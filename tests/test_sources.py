@@ -146,6 +146,16 @@ def test_a_cold_read_waits_at_most_cold_wait_then_lands_behind(tmp_path) -> None
     conns.close()
 
 
+def test_with_no_cold_wait_a_hanging_provider_is_never_waited_on(tmp_path) -> None:
+    reader = CountingReader()
+    reader.state["W1"] = frozenset({"github"})
+    reader.gate.clear()  # hangs until the test ends: a wait would block the test 5 s
+    conns = routed(tmp_path, reader, ttl=30, cold_wait=0)
+    assert conns.toolkits("W1") == frozenset()
+    reader.gate.set()
+    conns.close()
+
+
 def test_a_provider_that_fails_reads_as_nothing_connected_and_is_asked_again(tmp_path) -> None:
     reader = CountingReader()
     reader.state["W1"] = frozenset({"github"})

@@ -100,7 +100,15 @@ class CapabilityIndex:
         )
         self.connections = RoutedConnections(
             local,
-            [CachedReader(r, cache, ttl=settings.cache_ttl_seconds) for r in readers],
+            [
+                CachedReader(
+                    r,
+                    cache,
+                    ttl=settings.cache_ttl_seconds,
+                    cold_wait=settings.connection_cold_wait_seconds,
+                )
+                for r in readers
+            ],
             self._owners,
         )
         self._lock = threading.Lock()
