@@ -62,7 +62,7 @@ class CachedReader:
         self._lock = threading.Lock()
         self._inflight: dict[Key, Future[frozenset[str] | None]] = {}
         self._refresher = refresher or ThreadPoolExecutor(
-            max_workers=2, thread_name_prefix=f"conn-{reader.name}"
+            max_workers=8, thread_name_prefix=f"conn-{reader.name}"
         )
 
     def toolkits(self, workspace: str, user: str | None) -> frozenset[str]:
