@@ -26,7 +26,6 @@ Streaming is not supported: a request with ``"stream": true`` is answered with 4
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import threading
@@ -41,7 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lucy.testing.loopback import LoopbackServer
+from lucy.testing.loopback import LoopbackServer, sleep_unless
 
 __all__ = [
     "Call",
@@ -54,8 +53,6 @@ __all__ = [
     "ToolCalls",
     "Turn",
 ]
-
-_SLEEP_TICK_S = 0.05
 
 
 # --------------------------------------------------------------------------- turns
@@ -358,7 +355,7 @@ class ScriptedLLM:
     async def _play(self, turn: Turn, body: dict[str, Any]) -> Response:
         """Answer `body` with `turn` (a playable turn, never a Repeat)."""
         if isinstance(turn, Slow):
-            await self._sleep(turn.seconds)
+            await sleep_unless(self._stopping, turn.seconds)
             if self._stopping.is_set():
                 return _error_response(503, "scripted LLM double is shutting down")
             return await self._play(turn.then, body)
@@ -371,16 +368,6 @@ class ScriptedLLM:
         if isinstance(turn, ToolCalls):
             return JSONResponse(self._completion(body, turn.content, turn.calls))
         return _error_response(500, f"scripted LLM: {turn!r} cannot answer a request")
-
-    async def _sleep(self, seconds: float) -> None:
-        """Sleep `seconds` without blocking the loop; return early if the server is stopping."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        while not self._stopping.is_set():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return
-            await asyncio.sleep(min(remaining, _SLEEP_TICK_S))
 
     def _completion(
         self, body: dict[str, Any], content: str | None, calls: Sequence[Call] | None

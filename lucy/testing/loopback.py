@@ -3,6 +3,7 @@ need real HTTP (an OS-chosen port; the app's lifespan runs unless turned off).""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from types import TracebackType
@@ -12,6 +13,19 @@ import uvicorn
 
 _START_TIMEOUT_S = 30.0
 _STOP_TIMEOUT_S = 10.0
+_SLEEP_TICK_S = 0.02
+
+
+async def sleep_unless(stopping: threading.Event, seconds: float) -> None:
+    """Sleep ``seconds`` without blocking the loop; return early once ``stopping`` is set (a
+    double's slow answer must not hold up its server's shutdown)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not stopping.is_set():
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return
+        await asyncio.sleep(min(remaining, _SLEEP_TICK_S))
 
 
 class LoopbackServer:

@@ -44,9 +44,9 @@ from lucy.testing.composio.wire import (
     tool_wire,
     toolkit_wire,
 )
+from lucy.testing.loopback import sleep_unless
 
 _API = "/api/v3.1"
-_SLEEP_TICK_S = 0.02
 
 
 class Host(Protocol):
@@ -111,7 +111,7 @@ class _Api:
                 self._state.counts[name] += 1
                 latency = self._faults.latency.get(name, 0.0)
             if latency:
-                await self._sleep(latency)
+                await sleep_unless(self._stopping, latency)
             if keyed and request.headers.get("x-api-key") != self._host.api_key:
                 return error_response(401, 1401, "Auth_InvalidApiKey", "Invalid API key")
             with self._lock:
@@ -138,15 +138,6 @@ class _Api:
             return result
 
         return endpoint
-
-    async def _sleep(self, seconds: float) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        while not self._stopping.is_set():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return
-            await asyncio.sleep(min(remaining, _SLEEP_TICK_S))
 
     def _page(self, items: list[dict[str, Any]], request: Request) -> JSONResponse:
         return JSONResponse(page(items, request, self._host.page_size))
