@@ -4,6 +4,7 @@ LucyError
 ├── ConfigurationError        a setting is missing or contradicts another
 ├── InvalidRequestError       the caller sent something we refuse (maps to 4xx)
 │   └── UnknownToolError      no tool has that slug (404)
+├── AuthenticationError       a signature or credential is missing or wrong (401)
 ├── CatalogError              a catalog file is malformed (names file and tool)
 ├── IndexNotReadyError        no live index version yet (503)
 ├── IndexBuildError           a build failed; the live version is untouched
@@ -37,6 +38,10 @@ class UnknownToolError(InvalidRequestError):
     def __init__(self, slug: str) -> None:
         super().__init__(f"no tool with slug {slug!r}", field="slug")
         self.slug = slug
+
+
+class AuthenticationError(LucyError):
+    """The request's signature or credentials are missing, wrong or too old."""
 
 
 class CatalogError(LucyError):

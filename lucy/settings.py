@@ -188,6 +188,13 @@ class Settings(BaseSettings):
         None, description="JSONL file /v1/respond appends trace records to; unset = data_dir."
     )
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
+    events_secret: SecretStr | None = Field(
+        None,
+        description="Shared secret of /v1/events/* (HMAC-SHA256 signatures); unset = events off.",
+    )
+    events_tolerance_seconds: int = Field(
+        300, ge=1, description="How far a signed event's timestamp may be from now."
+    )
     demo_catalog: bool = Field(
         True, description="Index the bundled demo catalog (or LUCY_CATALOG_PATH) as a source."
     )

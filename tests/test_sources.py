@@ -9,7 +9,7 @@ import time
 import pytest
 
 from lucy.capability_index.cache import InProcessCache
-from lucy.capability_index.connections import LocalConnectionStore
+from lucy.capability_index.connections import CachedConnectionStore, LocalConnectionStore
 from lucy.capability_index.provider_connections import CachedReader, RoutedConnections
 from lucy.capability_index.sources import merge_listings
 from lucy.errors import CatalogError, InvalidRequestError
@@ -93,7 +93,7 @@ def routed(
     tmp_path, reader: CountingReader, ttl: float = 0.05, cold_wait: float = 5.0
 ) -> RoutedConnections:
     cache = InProcessCache(ttl=ttl)
-    local = LocalConnectionStore(tmp_path / "c.json")
+    local = CachedConnectionStore(LocalConnectionStore(tmp_path / "c.json"), cache, ttl=ttl)
     owners = {"github": "remote", "notion": "demo"}
     cached = CachedReader(reader, cache, ttl=ttl, cold_wait=cold_wait)
     return RoutedConnections(local, [cached], lambda: owners)

@@ -10,11 +10,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.routing import Route
 
+from lucy.api.events import MemoryLedger, PendingRefreshes
+from lucy.api.events import router as events_router
 from lucy.api.mcp_server import MCPEndpoint, WithSlash, build_mcp_server
 from lucy.api.routes import router
 from lucy.capability_index.service import CapabilityIndex
 from lucy.errors import (
+    AuthenticationError,
     BackendUnavailableError,
+    ConfigurationError,
     IndexNotReadyError,
     InvalidRequestError,
     LLMNotConfiguredError,
@@ -29,6 +33,8 @@ from lucy.settings import Settings
 _STATUS: list[tuple[type[LucyError], int]] = [
     (UnknownToolError, 404),
     (InvalidRequestError, 422),
+    (AuthenticationError, 401),
+    (ConfigurationError, 503),
     (IndexNotReadyError, 503),
     (BackendUnavailableError, 503),
     (LLMNotConfiguredError, 503),
@@ -80,7 +86,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.event_ledger = MemoryLedger()
+    app.state.pending_refreshes = PendingRefreshes()
     app.include_router(router)
+    app.include_router(events_router)
     mcp = MCPEndpoint(
         lambda: build_mcp_server(lambda: app.state.index, lambda: app.state.executor, settings),
         settings,

@@ -49,6 +49,10 @@ class InProcessCache:
         with self._lock:
             self._data.pop(namespace, None)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
 
 class RedisCache:
     """Redis hashes, one per namespace. Any Redis error reads as a miss: requests go on."""
@@ -102,7 +106,7 @@ class RedisCache:
 class TieredCache:
     """L1 in front of L2: reads fill L1 from L2; writes and invalidations go to both."""
 
-    def __init__(self, l1: KeyValueCache, l2: KeyValueCache) -> None:
+    def __init__(self, l1: InProcessCache, l2: KeyValueCache) -> None:
         self._l1 = l1
         self._l2 = l2
 
@@ -121,3 +125,11 @@ class TieredCache:
     def invalidate(self, namespace: str) -> None:
         self._l1.invalidate(namespace)
         self._l2.invalidate(namespace)
+
+    def invalidate_local(self, namespace: str | None = None) -> None:
+        """Drop ``namespace`` (None: everything) from this process's tier only: another
+        replica already deleted it from Redis and said so."""
+        if namespace is None:
+            self._l1.clear()
+        else:
+            self._l1.invalidate(namespace)

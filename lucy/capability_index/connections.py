@@ -44,6 +44,12 @@ class ConnectionStore(Protocol):
     ) -> None: ...
 
 
+class InvalidatingStore(ConnectionStore, Protocol):
+    """A connection store with a cache in front: ``invalidate`` forgets a workspace."""
+
+    def invalidate(self, workspace: str) -> None: ...
+
+
 class LocalConnectionStore:
     def __init__(self, path: Path, *, demo_toolkits: Iterable[str] = ()) -> None:
         self._path = path
@@ -115,6 +121,12 @@ class LocalConnectionStore:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def namespace(workspace: str, provider: str | None = None) -> str:
+    """The cache namespace of a workspace's connection state (one provider's, or the local
+    store's); an invalidation drops it whole."""
+    return f"conn:{provider}:{workspace}" if provider else f"conn:{workspace}"
+
+
 class CachedConnectionStore:
     """Wraps a ConnectionStore with a cache; a change through it invalidates the workspace."""
 
@@ -124,18 +136,21 @@ class CachedConnectionStore:
         self._ttl = ttl
 
     def toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
-        namespace, key = f"conn:{workspace}", user or "*"
-        cached = self._cache.get(namespace, key)
+        where, key = namespace(workspace), user or "*"
+        cached = self._cache.get(where, key)
         if cached is not None:
             return frozenset(json.loads(cached))
         found = self._inner.toolkits(workspace, user)
-        self._cache.set(namespace, key, json.dumps(sorted(found)), self._ttl)
+        self._cache.set(where, key, json.dumps(sorted(found)), self._ttl)
         return found
 
     def connect(self, workspace: str, toolkits: Iterable[str], user: str | None = None) -> None:
         self._inner.connect(workspace, toolkits, user)
-        self._cache.invalidate(f"conn:{workspace}")
+        self.invalidate(workspace)
 
     def disconnect(self, workspace: str, toolkits: Iterable[str], user: str | None = None) -> None:
         self._inner.disconnect(workspace, toolkits, user)
-        self._cache.invalidate(f"conn:{workspace}")
+        self.invalidate(workspace)
+
+    def invalidate(self, workspace: str) -> None:
+        self._cache.invalidate(namespace(workspace))

@@ -22,7 +22,7 @@ from typing import Protocol
 from cachetools import LRUCache
 
 from lucy.capability_index.cache import KeyValueCache
-from lucy.capability_index.connections import ConnectionStore
+from lucy.capability_index.connections import InvalidatingStore, namespace
 from lucy.errors import InvalidRequestError
 
 log = logging.getLogger(__name__)
@@ -87,15 +87,19 @@ class CachedReader:
     def invalidate(self, workspace: str) -> None:
         """Forget what is known of ``workspace``: the next read asks the provider."""
         self._cache.invalidate(self._namespace(workspace))
+        self.forget_known(workspace)
+
+    def forget_known(self, workspace: str | None = None) -> None:
+        """Drop the last values read (of ``workspace``; None: of all), not the shared cache."""
         with self._lock:
-            for key in [k for k in self._known if k[0] == workspace]:
+            for key in [k for k in self._known if workspace is None or k[0] == workspace]:
                 del self._known[key]
 
     def close(self) -> None:
         self._refresher.shutdown(wait=False, cancel_futures=True)
 
     def _namespace(self, workspace: str) -> str:
-        return f"conn:{self.name}:{workspace}"
+        return namespace(workspace, self.name)
 
     def _read_behind(self, key: Key) -> Future[frozenset[str] | None]:
         """The read of ``key`` under way, or a new one (one at a time per key)."""
@@ -142,7 +146,7 @@ class RoutedConnections:
 
     def __init__(
         self,
-        local: ConnectionStore,
+        local: InvalidatingStore,
         readers: Iterable[CachedReader],
         owners: Callable[[], Mapping[str, str]],
     ) -> None:
@@ -171,8 +175,20 @@ class RoutedConnections:
         return self.readers.get(self._owners().get(toolkit, ""))
 
     def invalidate(self, workspace: str) -> None:
+        """Forget ``workspace``'s connection state, local and every provider's."""
+        self.local.invalidate(workspace)
         for reader in self.readers.values():
             reader.invalidate(workspace)
+
+    def namespaces(self, workspace: str) -> list[str]:
+        """Every cache namespace that holds ``workspace``'s connection state."""
+        return [namespace(workspace), *(namespace(workspace, name) for name in self.readers)]
+
+    def forget_known(self, workspace: str | None = None) -> None:
+        """What this process alone remembers of provider connection state (``workspace``'s,
+        or all): another replica has already deleted the shared entries."""
+        for reader in self.readers.values():
+            reader.forget_known(workspace)
 
     def close(self) -> None:
         for reader in self.readers.values():

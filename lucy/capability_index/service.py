@@ -17,9 +17,11 @@ from lucy.capability_index.connections import (
     ConnectionStore,
     LocalConnectionStore,
     check_id,
+    namespace,
 )
 from lucy.capability_index.documents import from_payload
 from lucy.capability_index.embedder import Embedder, SentenceTransformerEmbedder
+from lucy.capability_index.invalidation import EVERYTHING, InvalidationBus
 from lucy.capability_index.provider_connections import (
     CachedReader,
     ConnectionReader,
@@ -80,8 +82,9 @@ class CapabilityIndex:
         readers: Sequence[ConnectionReader] = (),
     ) -> None:
         """``catalog`` is the local catalog (default: ``LUCY_CATALOG_PATH`` or the demo one,
-        none when ``LUCY_DEMO_CATALOG`` is off); ``readers`` say which toolkits of each
-        provider a workspace has connected."""
+        none when ``LUCY_DEMO_CATALOG`` is off); ``connections`` the store of the toolkits no
+        provider owns (default: the JSON file under ``LUCY_DATA_DIR``), put behind the cache
+        here; ``readers`` say which toolkits of each provider a workspace has connected."""
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if catalog is None:
@@ -89,11 +92,11 @@ class CapabilityIndex:
         self.catalog = catalog
         self.store = store or make_store(settings)
         self.embedder = embedder or SentenceTransformerEmbedder.from_settings(settings)
-        cache = make_cache(settings)
-        local = connections or CachedConnectionStore(
-            LocalConnectionStore(
-                settings.data_dir / "connections.json",
-                demo_toolkits=self.catalog.toolkits,
+        self.cache = cache = make_cache(settings)
+        local = CachedConnectionStore(
+            connections
+            or LocalConnectionStore(
+                settings.data_dir / "connections.json", demo_toolkits=self.catalog.toolkits
             ),
             cache,
             ttl=settings.cache_ttl_seconds,
@@ -111,6 +114,10 @@ class CapabilityIndex:
             ],
             self._owners,
         )
+        self.bus: InvalidationBus | None = None
+        if settings.redis_url:
+            self.bus = InvalidationBus(settings.redis_url, self._forget_locally)
+            self.bus.start()
         self._lock = threading.Lock()
         self._view: _LiveView | None = None
         self.snapshots = SnapshotCache(self.store)
@@ -242,13 +249,41 @@ class CapabilityIndex:
         self, workspace_id: str, toolkits: list[str], user_id: str | None = None
     ) -> list[str]:
         self.connections.connect(workspace_id, self._known(toolkits), user_id)
+        self._tell_replicas(workspace_id)
         return self.connected(workspace_id, user_id)
 
     def disconnect(
         self, workspace_id: str, toolkits: list[str], user_id: str | None = None
     ) -> list[str]:
         self.connections.disconnect(workspace_id, self._known(toolkits), user_id)
+        self._tell_replicas(workspace_id)
         return self.connected(workspace_id, user_id)
+
+    def invalidate_connections(self, workspace_id: str) -> None:
+        """Forget ``workspace_id``'s connection state here, in Redis and on every replica:
+        the next read asks the store and the providers again."""
+        check_id(workspace_id, "workspace_id")
+        self.connections.invalidate(workspace_id)
+        self._tell_replicas(workspace_id)
+
+    def _tell_replicas(self, workspace_id: str) -> None:
+        if self.bus is not None:
+            self.bus.publish(namespace(workspace_id))
+
+    def _forget_locally(self, message: str) -> None:
+        """Another replica (or this one) invalidated a workspace's connection state, or the
+        listener lost Redis for a while (``EVERYTHING``): drop it from this process's tier."""
+        tiered = self.cache if isinstance(self.cache, TieredCache) else None
+        if message == EVERYTHING:
+            if tiered is not None:
+                tiered.invalidate_local()
+            self.connections.forget_known()
+        elif message.startswith("conn:"):
+            workspace = message.removeprefix("conn:")
+            if tiered is not None:
+                for where in self.connections.namespaces(workspace):
+                    tiered.invalidate_local(where)
+            self.connections.forget_known(workspace)
 
     def connect_link(self, toolkit: str, workspace_id: str, user_id: str | None) -> str | None:
         """Where a person connects ``toolkit``: ``LUCY_CONNECT_URL_TEMPLATE`` when set, else
@@ -286,5 +321,7 @@ class CapabilityIndex:
         return toolkits
 
     def close(self) -> None:
+        if self.bus is not None:
+            self.bus.close()
         self.connections.close()
         self.store.close()
