@@ -47,11 +47,13 @@ def build_index(
     *,
     prefix: str,
     progress: Progress | None = None,
+    before_live: Callable[[], None] | None = None,
 ) -> BuildReport:
     """Write ``catalog`` to a new collection, reusing the live embeddings of unchanged tools.
 
-    The live pointer moves only after every point is written and sealed; on any failure the
-    new collection is dropped and the old one stays live.
+    The live pointer moves only after every point is written and sealed, and after
+    ``before_live`` (a job's lock check) returned; on any failure the new collection is
+    dropped and the old one stays live.
     """
     started = time.perf_counter()
     tools = catalog.tools
@@ -99,6 +101,8 @@ def build_index(
         store.create_collection(name, embedder.dimension)
         store.upsert(name, points)
         store.seal(name)
+        if before_live is not None:
+            before_live()
         store.set_live(name)
     except BaseException as exc:
         store.drop_collection(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,7 @@ from lucy.capability_index.sources import catalog_listing, merge_listings
 from lucy.capability_index.store import VectorStore
 from lucy.capability_index.tags import bundled_overrides
 from lucy.errors import IndexNotReadyError, InvalidRequestError, UnknownToolError
-from lucy.models import RetrievalResult, SourceListing, ToolSpec
+from lucy.models import RetrievalResult, SourceListing, ToolkitInfo, ToolSpec
 from lucy.settings import Settings
 
 _LIVE_TTL = 2.0  # seconds a replica trusts its idea of the live version
@@ -112,7 +112,7 @@ class CapabilityIndex:
                 )
                 for r in readers
             ],
-            self._owners,
+            self.toolkit_owners,
         )
         self.bus: InvalidationBus | None = None
         if settings.redis_url:
@@ -170,10 +170,15 @@ class CapabilityIndex:
             self.embedder.encode_query("warm up")
 
     def build(
-        self, progress: Progress | None = None, listings: Sequence[SourceListing] = ()
+        self,
+        progress: Progress | None = None,
+        listings: Sequence[SourceListing] = (),
+        *,
+        before_live: Callable[[], None] | None = None,
     ) -> BuildReport:
-        """A new version from the local catalog and the providers' ``listings``, made live.
-        A slug or toolkit that two sources offer is a ``CatalogError``; nothing is written."""
+        """A new version from the local catalog and the providers' ``listings``, made live
+        (after ``before_live`` returns). A slug or toolkit that two sources offer is a
+        ``CatalogError``; nothing is written."""
         local = [catalog_listing(self.catalog)] if self.catalog.tools else []
         report = build_index(
             self.store,
@@ -181,6 +186,7 @@ class CapabilityIndex:
             merge_listings([*local, *listings]),
             prefix=self.settings.collection_prefix,
             progress=progress,
+            before_live=before_live,
         )
         with self._lock:
             self._view = None
@@ -299,7 +305,31 @@ class CapabilityIndex:
         except Exception:  # a link is a courtesy: the reply names the toolkit without one
             return None
 
-    def _owners(self) -> Mapping[str, str]:
+    def live_listings(self, providers: set[str]) -> list[SourceListing]:
+        """What the live index holds from ``providers``, as listings (a targeted refresh
+        re-lists one provider and keeps the others' tools as they are)."""
+        try:
+            snapshot = self.snapshots.get(self.live_version())
+        except IndexNotReadyError:
+            return []
+        tools: dict[str, list[ToolSpec]] = {p: [] for p in providers}
+        for payload in snapshot.by_id.values():
+            if payload["provider"] in tools:
+                tools[payload["provider"]].append(from_payload(payload))
+        return [
+            SourceListing(
+                provider=provider,
+                toolkits=tuple(
+                    ToolkitInfo(toolkit=tk, name=snapshot.toolkit_names[tk])
+                    for tk in sorted({t.toolkit for t in specs})
+                ),
+                tools=tuple(sorted(specs, key=lambda t: t.slug)),
+            )
+            for provider, specs in tools.items()
+            if specs
+        ]
+
+    def toolkit_owners(self) -> Mapping[str, str]:
         """Each toolkit of the live index, with the provider that owns it."""
         try:
             live = self.live_version()
