@@ -11,6 +11,7 @@ from rich.table import Table
 
 from lucy.console import console, err, errors, progress_bar
 from lucy.eval.cli import eval_app
+from lucy.jobs.cli import jobs_app, worker
 from lucy.settings import Settings
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ connections_app = typer.Typer(
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
 app.add_typer(connections_app, name="connections")
+app.add_typer(jobs_app, name="jobs")
+app.command()(worker)
 T = TypeVar("T")
 
 Workspace = Annotated[str, typer.Argument(help="Workspace id, e.g. demo or T024BE7LD.")]

@@ -110,6 +110,23 @@ class PlannerSettings(BaseModel):
     )
 
 
+class JobSettings(BaseModel):
+    """The scheduled jobs: where they run and how often."""
+
+    in_api: bool = Field(
+        True, description="Run the schedule in the API process; false = only in `lucy worker`."
+    )
+    refresh_seconds: float = Field(
+        3600.0, gt=0, description="Seconds between full schema refreshes from every source."
+    )
+    refresh_pending_seconds: float = Field(
+        30.0, gt=0, description="Seconds between refreshes of toolkits marked as changed."
+    )
+    lock_ttl_seconds: float = Field(
+        900.0, gt=0, description="A job's lock expires after this (a stalled runner loses it)."
+    )
+
+
 class MCPServerConfig(BaseModel):
     """One MCP server in ``LUCY_MCP_SERVERS``: a command to run (stdio) or a URL (streamable
     HTTP). Its tools form one toolkit, named after the server's key unless ``toolkit`` says."""
@@ -188,6 +205,7 @@ class Settings(BaseSettings):
         None, description="JSONL file /v1/respond appends trace records to; unset = data_dir."
     )
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
     events_secret: SecretStr | None = Field(
         None,
         description="Shared secret of /v1/events/* (HMAC-SHA256 signatures); unset = events off.",

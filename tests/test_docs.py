@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lucy.api import create_app
 from lucy.cli import app as cli_app
-from lucy.settings import PlannerSettings, RetrievalWeights, Settings
+from lucy.settings import JobSettings, PlannerSettings, RetrievalWeights, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -16,10 +16,13 @@ CONFIG = (ROOT / "docs" / "configuration.md").read_text()
 
 def test_every_setting_is_documented() -> None:
     names = {
-        f"LUCY_{n.upper()}" for n in Settings.model_fields if n not in ("retrieval", "planner")
+        f"LUCY_{n.upper()}"
+        for n in Settings.model_fields
+        if n not in ("retrieval", "planner", "jobs")
     }
     names |= {f"LUCY_RETRIEVAL__{n.upper()}" for n in RetrievalWeights.model_fields}
     names |= {f"LUCY_PLANNER__{n.upper()}" for n in PlannerSettings.model_fields}
+    names |= {f"LUCY_JOBS__{n.upper()}" for n in JobSettings.model_fields}
     documented = set(re.findall(r"`(LUCY_[A-Z0-9_]+)`", CONFIG))
     assert names == documented
 

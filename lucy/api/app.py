@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.routing import Route
 
-from lucy.api.events import MemoryLedger, PendingRefreshes
+from lucy.api.events import MemoryLedger
 from lucy.api.events import router as events_router
 from lucy.api.mcp_server import MCPEndpoint, WithSlash, build_mcp_server
 from lucy.api.routes import router
@@ -25,6 +25,10 @@ from lucy.errors import (
     LucyError,
     UnknownToolError,
 )
+from lucy.jobs.lock import RedisLocks, job_locks
+from lucy.jobs.pending import pending_refreshes
+from lucy.jobs.runner import JobContext, RunLog
+from lucy.jobs.scheduler import start_scheduler
 from lucy.planner.service import Responder
 from lucy.providers.configured import ProviderSet, providers_from_settings
 from lucy.providers.executor import ToolExecutor
@@ -69,10 +73,24 @@ def create_app(
             )
         else:
             app.state.responder = None
+        scheduler, locks = None, None
+        if settings.jobs.in_api:
+            locks = job_locks(settings)
+            context = JobContext(
+                app.state.index,
+                app.state.providers.sources,
+                app.state.pending_refreshes,
+                changed=app.state.providers.changed_toolkits,
+            )
+            scheduler = start_scheduler(context, locks, app.state.runs, settings.jobs)
         try:
             async with mcp.running():
                 yield
         finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            if isinstance(locks, RedisLocks):
+                locks.close()
             if app.state.responder is not None:
                 await app.state.responder.aclose()
             await app.state.providers.aclose()
@@ -87,7 +105,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.event_ledger = MemoryLedger()
-    app.state.pending_refreshes = PendingRefreshes()
+    app.state.pending_refreshes = pending_refreshes(settings)
+    app.state.runs = RunLog()
     app.include_router(router)
     app.include_router(events_router)
     mcp = MCPEndpoint(

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from lucy.api.signatures import SIGNATURE_HEADER, verify
 from lucy.capability_index.service import CapabilityIndex
 from lucy.errors import ConfigurationError, InvalidRequestError
+from lucy.jobs.pending import Pending
 from lucy.settings import Settings
 
 router = APIRouter(tags=["events"])
@@ -80,27 +81,6 @@ class MemoryLedger:
         return True
 
 
-class PendingRefreshes:
-    """Toolkits a sync event asked to refresh, until the refresh job takes them."""
-
-    def __init__(self) -> None:
-        self._toolkits: set[str] = set()
-        self._lock = threading.Lock()
-
-    def add(self, toolkit: str) -> None:
-        with self._lock:
-            self._toolkits.add(toolkit)
-
-    def take(self) -> set[str]:
-        with self._lock:
-            taken, self._toolkits = self._toolkits, set()
-        return taken
-
-    def peek(self) -> set[str]:
-        with self._lock:
-            return set(self._toolkits)
-
-
 async def _signed_body(request: Request) -> bytes:
     settings: Settings = request.app.state.settings
     if settings.events_secret is None:
@@ -150,6 +130,6 @@ async def sync_event(request: Request) -> EventReceipt:
     ledger: EventLedger = request.app.state.event_ledger
     if not await ledger.mark_seen(event.event_id, "sync"):
         return EventReceipt(event_id=event.event_id, applied=False)
-    pending: PendingRefreshes = request.app.state.pending_refreshes
+    pending: Pending = request.app.state.pending_refreshes
     pending.add(event.toolkit)
     return EventReceipt(event_id=event.event_id, applied=True, refresh_queued=[event.toolkit])

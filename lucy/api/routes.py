@@ -12,11 +12,13 @@ from lucy.api.schemas import (
     ConnectRequest,
     ErrorResponse,
     HealthResponse,
+    JobRunView,
     RespondRequest,
     RetrieveRequest,
 )
 from lucy.capability_index.service import CapabilityIndex
 from lucy.errors import LLMNotConfiguredError
+from lucy.jobs.runner import RunLog
 from lucy.models import RetrievalResult, ToolSpec
 from lucy.planner.service import Responder
 from lucy.planner.trace import RespondResult
@@ -127,4 +129,16 @@ def readyz(request: Request) -> HealthResponse | JSONResponse:
     index = _index(request)
     if not index.ready():
         return JSONResponse(status_code=503, content={"status": "no index", "index_version": None})
-    return HealthResponse(status="ready", index_version=index.live_version())
+    runs: RunLog = request.app.state.runs
+    jobs = {
+        name: JobRunView(
+            started=run.started,
+            seconds=round(run.seconds, 3),
+            ran=run.ran,
+            ok=run.ok,
+            counts=run.counts,
+            error=run.error,
+        )
+        for name, run in runs.last().items()
+    }
+    return HealthResponse(status="ready", index_version=index.live_version(), jobs=jobs)

@@ -42,9 +42,21 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+class JobRunView(BaseModel):
+    started: str
+    seconds: float
+    ran: bool = Field(description="False: another replica held the job's lock; skipped.")
+    ok: bool
+    counts: dict[str, int]
+    error: str | None = None
+
+
 class HealthResponse(BaseModel):
     status: str
     index_version: str | None = None
+    jobs: dict[str, JobRunView] = Field(
+        default_factory=dict, description="The last run of each job in this process."
+    )
 
 
 class ThreadMessage(BaseModel):

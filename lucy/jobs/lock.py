@@ -20,6 +20,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from lucy.errors import LucyError
+from lucy.settings import Settings
 
 _CHECK = "return redis.call('get', KEYS[1]) == ARGV[1] and 1 or 0"
 _RELEASE = (
@@ -148,3 +149,11 @@ class LocalLocks:
         with self._lock:
             if self._held.get(lease.job) is lease:
                 del self._held[lease.job]
+
+
+def job_locks(settings: Settings) -> RedisLocks | LocalLocks:
+    """Redis locks when ``LUCY_REDIS_URL`` is set (shared by replicas), else in-process ones."""
+    ttl = settings.jobs.lock_ttl_seconds
+    if settings.redis_url:
+        return RedisLocks(settings.redis_url, ttl_seconds=ttl)
+    return LocalLocks(ttl=ttl)

@@ -32,6 +32,11 @@ class ProviderSet:
     readers: list[ConnectionReader] = field(default_factory=list)
     executors: list[ToolProvider] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    change_feeds: list[Callable[[], set[str]]] = field(default_factory=list)
+    """Each returns (and forgets) the toolkits its provider saw change (MCP list_changed)."""
+
+    def changed_toolkits(self) -> set[str]:
+        return set().union(*(feed() for feed in self.change_feeds))
 
     async def aclose(self) -> None:
         """Close every provider that holds sessions (in the loop that used them)."""
@@ -79,4 +84,5 @@ def providers_from_settings(settings: Settings) -> ProviderSet:
         found.readers.append(mcp)
         found.executors.append(mcp)
         found.closers.append(mcp.aclose)
+        found.change_feeds.append(mcp.consume_changed_toolkits)
     return found

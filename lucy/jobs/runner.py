@@ -1,0 +1,128 @@
+"""The jobs Lucy runs on a schedule, and running one under its lock.
+
+Each job is a plain async function of a ``JobContext``; ``run_job`` takes the job's lock
+(``lock.py``), runs it, and records the run (start, end, counts, error) in ``RunLog`` (and the
+database once it holds job runs). A job another replica is running is skipped, not queued.
+
+========================= ========================================================
+job                       what it does
+========================= ========================================================
+``refresh``               lists every source again and makes a new version live
+``refresh_pending``       refreshes only the toolkits sync events or MCP
+                          ``tools/list_changed`` marked (nothing to do: no build)
+========================= ========================================================
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from lucy.capability_index.service import CapabilityIndex
+from lucy.capability_index.sources import ListingSource
+from lucy.errors import InvalidRequestError
+from lucy.jobs.lock import Lease, Locks
+from lucy.jobs.pending import Pending
+from lucy.jobs.refresh import refresh_index
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobContext:
+    index: CapabilityIndex
+    sources: Sequence[ListingSource]
+    pending: Pending
+    changed: Callable[[], set[str]] = field(default=lambda: set())
+    """Toolkits the providers themselves marked as changed (MCP ``tools/list_changed``)."""
+
+
+Counts = dict[str, int]
+Job = Callable[[JobContext, Lease], Awaitable[Counts]]
+
+
+async def refresh(ctx: JobContext, lease: Lease) -> Counts:
+    report = await refresh_index(ctx.index, ctx.sources, lease)
+    return report.counts()
+
+
+async def refresh_pending(ctx: JobContext, lease: Lease) -> Counts:
+    toolkits = ctx.pending.take() | ctx.changed()
+    if not toolkits:
+        return {"toolkits": 0}
+    try:
+        report = await refresh_index(ctx.index, ctx.sources, lease, toolkits=toolkits)
+    except BaseException:
+        for toolkit in toolkits:  # nothing is lost: the next run tries them again
+            ctx.pending.add(toolkit)
+        raise
+    return {"toolkits": len(toolkits), **report.counts()}
+
+
+JOBS: dict[str, Job] = {"refresh": refresh, "refresh_pending": refresh_pending}
+
+
+@dataclass(frozen=True)
+class JobRun:
+    job: str
+    started: str
+    seconds: float
+    ran: bool
+    ok: bool
+    counts: Counts
+    error: str | None = None
+    token: int | None = None
+
+
+class RunLog:
+    """The last run of each job in this process (``/readyz`` shows it)."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, JobRun] = {}
+        self._lock = threading.Lock()
+
+    def record(self, run: JobRun) -> None:
+        with self._lock:
+            self._last[run.job] = run
+
+    def last(self) -> dict[str, JobRun]:
+        with self._lock:
+            return dict(self._last)
+
+
+async def run_job(name: str, ctx: JobContext, locks: Locks, runs: RunLog) -> JobRun:
+    """Run job ``name`` if no other runner holds it; the run, recorded in ``runs``."""
+    job = JOBS.get(name)
+    if job is None:
+        raise InvalidRequestError(f"no job named {name!r}; jobs: {sorted(JOBS)}", field="job")
+    started, began = datetime.now(UTC).isoformat(), time.perf_counter()
+    lease = locks.acquire(name)
+    if lease is None:
+        run = JobRun(name, started, 0.0, ran=False, ok=True, counts={})
+        runs.record(run)
+        return run
+    try:
+        counts = await job(ctx, lease)
+    except Exception as exc:
+        log.exception("job %s failed", name)
+        run = JobRun(
+            name,
+            started,
+            time.perf_counter() - began,
+            ran=True,
+            ok=False,
+            counts={},
+            error=f"{type(exc).__name__}: {exc}",
+            token=lease.token,
+        )
+    else:
+        seconds = time.perf_counter() - began
+        run = JobRun(name, started, seconds, ran=True, ok=True, counts=counts, token=lease.token)
+    finally:
+        lease.release()
+    runs.record(run)
+    return run
