@@ -13,6 +13,7 @@ from lucy.api.schemas import (
     ErrorResponse,
     HealthResponse,
     JobRunView,
+    ReadyResponse,
     RespondRequest,
     RetrieveRequest,
 )
@@ -123,8 +124,8 @@ def healthz() -> HealthResponse:
     return HealthResponse(status="ok")
 
 
-@router.get("/readyz", response_model=HealthResponse, responses=_ERRORS, tags=["health"])
-def readyz(request: Request) -> HealthResponse | JSONResponse:
+@router.get("/readyz", response_model=ReadyResponse, responses=_ERRORS, tags=["health"])
+def readyz(request: Request) -> ReadyResponse | JSONResponse:
     """Ready when an index version is live."""
     index = _index(request)
     if not index.ready():
@@ -141,4 +142,4 @@ def readyz(request: Request) -> HealthResponse | JSONResponse:
         )
         for name, run in runs.last().items()
     }
-    return HealthResponse(status="ready", index_version=index.live_version(), jobs=jobs)
+    return ReadyResponse(status="ready", index_version=index.live_version(), jobs=jobs)

@@ -54,6 +54,9 @@ class JobRunView(BaseModel):
 class HealthResponse(BaseModel):
     status: str
     index_version: str | None = None
+
+
+class ReadyResponse(HealthResponse):
     jobs: dict[str, JobRunView] = Field(
         default_factory=dict, description="The last run of each job in this process."
     )
