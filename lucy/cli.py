@@ -28,6 +28,8 @@ app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
 app.add_typer(connections_app, name="connections")
 app.add_typer(jobs_app, name="jobs")
+db_app = typer.Typer(help="The database (LUCY_DATABASE_URL).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 app.command()(worker)
 T = TypeVar("T")
 
@@ -199,3 +201,17 @@ def connections_disconnect(
 def connections_list(workspace: Workspace, user: User = None) -> None:
     """The toolkits a workspace (and user) can use."""
     _print_connections(workspace, _with_index(lambda index: index.connected(workspace, user)))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database's schema to the latest migration (the service also does at start)."""
+    import asyncio
+
+    from lucy.store import current_revision, database_url, upgrade
+
+    url = database_url(Settings().database_url, Settings().data_dir)
+    with errors():
+        asyncio.run(upgrade(url))
+        revision = asyncio.run(current_revision(url))
+    console.print(f"database at revision {revision}")

@@ -8,7 +8,7 @@ LucyError
 ├── CatalogError              a catalog file is malformed (names file and tool)
 ├── IndexNotReadyError        no live index version yet (503)
 ├── IndexBuildError           a build failed; the live version is untouched
-├── BackendUnavailableError   Qdrant or Redis cannot be reached
+├── BackendUnavailableError   Qdrant, Redis or the database cannot be reached
 │   └── LLMError              the LLM endpoint failed or timed out (the loop falls back)
 └── LLMNotConfiguredError     /v1/respond without LUCY_LLM_* settings (503)
 """

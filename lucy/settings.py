@@ -167,6 +167,14 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path(".lucy"), description="Embedded index, connections, usage stats.")
     qdrant_url: str | None = Field(None, description="Qdrant server URL; unset = embedded engine.")
+    database_url: str | None = Field(
+        None,
+        description="sqlite:///path or postgresql://user@host:port/db; unset = SQLite file "
+        "lucy.db under data_dir.",
+    )
+    trace_retention_days: float = Field(
+        30.0, gt=0, description="Trace records older than this are deleted by the retention job."
+    )
     qdrant_api_key: SecretStr | None = None
     collection_prefix: str = Field("lucy_tools", pattern=r"^[a-z][a-z0-9_]{0,40}$")
     redis_url: str | None = Field(None, description="Redis URL; unset = in-process cache only.")

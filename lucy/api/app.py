@@ -10,7 +10,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.routing import Route
 
-from lucy.api.events import MemoryLedger
 from lucy.api.events import router as events_router
 from lucy.api.mcp_server import MCPEndpoint, WithSlash, build_mcp_server
 from lucy.api.routes import router
@@ -33,6 +32,7 @@ from lucy.planner.service import Responder
 from lucy.providers.configured import ProviderSet, providers_from_settings
 from lucy.providers.executor import ToolExecutor
 from lucy.settings import Settings
+from lucy.store import Database, database_url, upgrade
 
 _STATUS: list[tuple[type[LucyError], int]] = [
     (UnknownToolError, 404),
@@ -73,6 +73,10 @@ def create_app(
             )
         else:
             app.state.responder = None
+        url = database_url(settings.database_url, settings.data_dir)
+        await upgrade(url)  # migrations run at start (idempotent; one runner at a time)
+        database = await Database.open(url)
+        app.state.event_ledger = database.events
         scheduler, locks = None, None
         if settings.jobs.in_api:
             locks = job_locks(settings)
@@ -91,6 +95,7 @@ def create_app(
                 scheduler.shutdown(wait=False)
             if isinstance(locks, RedisLocks):
                 locks.close()
+            await database.close()
             if app.state.responder is not None:
                 await app.state.responder.aclose()
             await app.state.providers.aclose()
@@ -104,7 +109,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.event_ledger = MemoryLedger()
     app.state.pending_refreshes = pending_refreshes(settings)
     app.state.runs = RunLog()
     app.include_router(router)

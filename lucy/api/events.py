@@ -10,9 +10,7 @@ idempotent: an ``event_id`` seen before is acknowledged and not applied again.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections import OrderedDict
 from typing import Annotated, Literal, Protocol, TypeVar
 
 from fastapi import APIRouter, Request
@@ -55,30 +53,11 @@ class EventReceipt(BaseModel):
 
 
 class EventLedger(Protocol):
-    """Which event ids were applied (the database's, or one process's own)."""
+    """Which event ids were applied (``lucy.store.SeenEvents``, in the database)."""
 
     async def mark_seen(self, event_id: str, kind: str) -> bool:
         """True the first time ``event_id`` is seen, False after."""
         ...
-
-
-class MemoryLedger:
-    """The last ``size`` event ids this process applied (for a single embedded process)."""
-
-    def __init__(self, size: int = 100_000) -> None:
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    async def mark_seen(self, event_id: str, kind: str) -> bool:
-        key = f"{kind}:{event_id}"
-        with self._lock:
-            if key in self._seen:
-                return False
-            self._seen[key] = None
-            while len(self._seen) > self._size:
-                self._seen.popitem(last=False)
-        return True
 
 
 async def _signed_body(request: Request) -> bytes:

@@ -9,28 +9,21 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
-import re
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from cachetools import LRUCache
+
 from lucy.capability_index.cache import KeyValueCache
-from lucy.errors import InvalidRequestError
+from lucy.errors import BackendUnavailableError
+from lucy.store.ids import DEMO_WORKSPACE, check_id
 
-DEMO_WORKSPACE = "demo"
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-
-
-def check_id(value: str, field: str) -> str:
-    if not _ID.match(value):
-        raise InvalidRequestError(
-            f"{field} must be 1-64 characters of letters, digits, '_', '.', ':' or '-', "
-            f"starting with a letter or digit; got {value[:80]!r}",
-            field=field,
-        )
-    return value
+log = logging.getLogger(__name__)
 
 
 class ConnectionStore(Protocol):
@@ -128,20 +121,38 @@ def namespace(workspace: str, provider: str | None = None) -> str:
 
 
 class CachedConnectionStore:
-    """Wraps a ConnectionStore with a cache; a change through it invalidates the workspace."""
+    """Wraps a ConnectionStore with a cache; a change through it invalidates the workspace.
 
-    def __init__(self, inner: ConnectionStore, cache: KeyValueCache, *, ttl: float) -> None:
+    When the store is down (``BackendUnavailableError``), a read serves the last value this
+    process read for that workspace and user, however old; with none, the error stands (the
+    API answers 503): never "everything connected"."""
+
+    def __init__(
+        self, inner: ConnectionStore, cache: KeyValueCache, *, ttl: float, max_known: int = 50_000
+    ) -> None:
         self._inner = inner
         self._cache = cache
         self._ttl = ttl
+        self._known: LRUCache[tuple[str, str | None], frozenset[str]] = LRUCache(max_known)
+        self._lock = threading.Lock()
 
     def toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
         where, key = namespace(workspace), user or "*"
         cached = self._cache.get(where, key)
         if cached is not None:
             return frozenset(json.loads(cached))
-        found = self._inner.toolkits(workspace, user)
+        try:
+            found = self._inner.toolkits(workspace, user)
+        except BackendUnavailableError as exc:
+            with self._lock:
+                known = self._known.get((workspace, user))
+            if known is None:
+                raise
+            log.warning("connection store down (%s); serving the last value read", exc)
+            return known
         self._cache.set(where, key, json.dumps(sorted(found)), self._ttl)
+        with self._lock:
+            self._known[(workspace, user)] = found
         return found
 
     def connect(self, workspace: str, toolkits: Iterable[str], user: str | None = None) -> None:
@@ -153,4 +164,5 @@ class CachedConnectionStore:
         self.invalidate(workspace)
 
     def invalidate(self, workspace: str) -> None:
+        # the last values read stay: they are the fallback while the store is down
         self._cache.invalidate(namespace(workspace))

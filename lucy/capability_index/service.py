@@ -12,13 +12,7 @@ from typing import Any
 from lucy.capability_index.build import BuildReport, Progress, build_index
 from lucy.capability_index.cache import InProcessCache, KeyValueCache, RedisCache, TieredCache
 from lucy.capability_index.catalog import Catalog, load_catalog
-from lucy.capability_index.connections import (
-    CachedConnectionStore,
-    ConnectionStore,
-    LocalConnectionStore,
-    check_id,
-    namespace,
-)
+from lucy.capability_index.connections import CachedConnectionStore, ConnectionStore, namespace
 from lucy.capability_index.documents import from_payload
 from lucy.capability_index.embedder import Embedder, SentenceTransformerEmbedder
 from lucy.capability_index.invalidation import EVERYTHING, InvalidationBus
@@ -36,6 +30,7 @@ from lucy.capability_index.tags import bundled_overrides
 from lucy.errors import IndexNotReadyError, InvalidRequestError, UnknownToolError
 from lucy.models import RetrievalResult, SourceListing, ToolkitInfo, ToolSpec
 from lucy.settings import Settings
+from lucy.store import SyncConnections, check_id, database_url
 
 _LIVE_TTL = 2.0  # seconds a replica trusts its idea of the live version
 _EMPTY = Catalog(tools=(), toolkits={})
@@ -83,7 +78,8 @@ class CapabilityIndex:
     ) -> None:
         """``catalog`` is the local catalog (default: ``LUCY_CATALOG_PATH`` or the demo one,
         none when ``LUCY_DEMO_CATALOG`` is off); ``connections`` the store of the toolkits no
-        provider owns (default: the JSON file under ``LUCY_DATA_DIR``), put behind the cache
+        provider owns (default: the database, ``LUCY_DATABASE_URL``, migrated to the latest
+        schema, with an older ``connections.json`` imported once), put behind the cache
         here; ``readers`` say which toolkits of each provider a workspace has connected."""
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -93,14 +89,14 @@ class CapabilityIndex:
         self.store = store or make_store(settings)
         self.embedder = embedder or SentenceTransformerEmbedder.from_settings(settings)
         self.cache = cache = make_cache(settings)
-        local = CachedConnectionStore(
-            connections
-            or LocalConnectionStore(
-                settings.data_dir / "connections.json", demo_toolkits=self.catalog.toolkits
-            ),
-            cache,
-            ttl=settings.cache_ttl_seconds,
-        )
+        self._owned_store: SyncConnections | None = None
+        if connections is None:
+            connections = self._owned_store = SyncConnections.migrated(
+                database_url(settings.database_url, settings.data_dir),
+                demo_toolkits=self.catalog.toolkits,
+                import_from=settings.data_dir / "connections.json",
+            )
+        local = CachedConnectionStore(connections, cache, ttl=settings.cache_ttl_seconds)
         self.connections = RoutedConnections(
             local,
             [
@@ -354,4 +350,6 @@ class CapabilityIndex:
         if self.bus is not None:
             self.bus.close()
         self.connections.close()
+        if self._owned_store is not None:
+            self._owned_store.close()
         self.store.close()
