@@ -105,3 +105,20 @@ def test_jobs_from_the_command_line(tmp_path) -> None:
     assert listed.exit_code == 0 and "refresh_pending" in listed.output
     unknown = CliRunner().invoke(app, ["jobs", "run", f"no-{uuid.uuid4().hex[:4]}"], env=env)
     assert unknown.exit_code == 2 and "no job named" in unknown.output
+
+
+def test_runs_are_recorded_in_the_database(context, tmp_path) -> None:
+    from lucy.store import Database, upgrade
+
+    url = f"sqlite:///{tmp_path}/jobs.db"
+
+    async def go() -> dict:
+        await upgrade(url)
+        async with await Database.open(url) as db:
+            context.history = db.jobs
+            await run_job("refresh", context, LocalLocks(), RunLog())
+            return await db.jobs.last_runs()
+
+    last = asyncio.run(go())["refresh"]
+    assert last.ok and last.fencing_token == 1 and last.counts["tools"] > 0
+    assert last.finished_at is not None and last.error is None

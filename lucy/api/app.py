@@ -85,6 +85,7 @@ def create_app(
                 app.state.providers.sources,
                 app.state.pending_refreshes,
                 changed=app.state.providers.changed_toolkits,
+                history=database.jobs,
             )
             scheduler = start_scheduler(context, locks, app.state.runs, settings.jobs)
         try:

@@ -101,20 +101,24 @@ async def _opened() -> AsyncIterator[_Context]:
     from lucy.jobs.pending import pending_refreshes
     from lucy.jobs.runner import JobContext
     from lucy.providers.configured import providers_from_settings
+    from lucy.store import Database, database_url
 
     settings = Settings()
     async with providers_from_settings(settings) as providers:
-        index = CapabilityIndex(settings, readers=providers.readers)
+        index = CapabilityIndex(settings, readers=providers.readers)  # migrates the database
+        database = await Database.open(database_url(settings.database_url, settings.data_dir))
         locks = job_locks(settings)
         job = JobContext(
             index,
             providers.sources,
             pending_refreshes(settings),
             changed=providers.changed_toolkits,
+            history=database.jobs,
         )
         try:
             yield _Context(settings, job, locks)
         finally:
             index.close()
+            await database.close()
             if isinstance(locks, RedisLocks):
                 locks.close()

@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from lucy.capability_index.service import CapabilityIndex
 from lucy.capability_index.sources import ListingSource
@@ -39,6 +40,18 @@ class JobContext:
     pending: Pending
     changed: Callable[[], set[str]] = field(default=lambda: set())
     """Toolkits the providers themselves marked as changed (MCP ``tools/list_changed``)."""
+    history: JobHistory | None = None
+    """Where runs are recorded durably (the database's job runs); None: this process only."""
+
+
+class JobHistory(Protocol):
+    """``lucy.store.JobRuns`` as the runner uses it."""
+
+    async def start_run(self, job: str, fencing_token: int) -> int: ...
+
+    async def finish_run(
+        self, run_id: int, ok: bool, counts: dict[str, int] | None = None, error: str | None = None
+    ) -> None: ...
 
 
 Counts = dict[str, int]
@@ -105,7 +118,10 @@ async def run_job(name: str, ctx: JobContext, locks: Locks, runs: RunLog) -> Job
         run = JobRun(name, started, 0.0, ran=False, ok=True, counts={})
         runs.record(run)
         return run
+    run_id = None
     try:
+        if ctx.history is not None:
+            run_id = await ctx.history.start_run(name, lease.token)
         counts = await job(ctx, lease)
     except Exception as exc:
         log.exception("job %s failed", name)
@@ -124,5 +140,7 @@ async def run_job(name: str, ctx: JobContext, locks: Locks, runs: RunLog) -> Job
         run = JobRun(name, started, seconds, ran=True, ok=True, counts=counts, token=lease.token)
     finally:
         lease.release()
+    if ctx.history is not None and run_id is not None:
+        await ctx.history.finish_run(run_id, run.ok, run.counts, run.error)
     runs.record(run)
     return run
