@@ -122,6 +122,9 @@ class JobSettings(BaseModel):
     refresh_pending_seconds: float = Field(
         30.0, gt=0, description="Seconds between refreshes of toolkits marked as changed."
     )
+    retention_seconds: float = Field(
+        3600.0, gt=0, description="Seconds between runs of the trace retention job."
+    )
     lock_ttl_seconds: float = Field(
         900.0, gt=0, description="A job's lock expires after this (a stalled runner loses it)."
     )
@@ -210,7 +213,9 @@ class Settings(BaseSettings):
         "are filled in. Unset = the reply names the API call and CLI command instead.",
     )
     trace_path: Path | None = Field(
-        None, description="JSONL file /v1/respond appends trace records to; unset = data_dir."
+        None,
+        description="A JSONL file /v1/respond also appends trace records to (they always go to "
+        "the database); unset = the database only.",
     )
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
@@ -265,10 +270,6 @@ class Settings(BaseSettings):
     @property
     def llm_configured(self) -> bool:
         return bool(self.llm_base_url and self.llm_model)
-
-    @property
-    def traces_file(self) -> Path:
-        return self.trace_path or self.data_dir / "traces" / "respond.jsonl"
 
     @property
     def index_dir(self) -> Path:

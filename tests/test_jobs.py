@@ -122,3 +122,35 @@ def test_runs_are_recorded_in_the_database(context, tmp_path) -> None:
     last = asyncio.run(go())["refresh"]
     assert last.ok and last.fencing_token == 1 and last.counts["tools"] > 0
     assert last.finished_at is not None and last.error is None
+
+
+def test_the_retention_job_deletes_old_trace_records(context, tmp_path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from lucy.jobs.runner import TraceRetention
+    from lucy.models import TraceRecord
+    from lucy.store import Database, upgrade
+
+    url = f"sqlite:///{tmp_path}/traces.db"
+
+    def record(days_ago: float) -> TraceRecord:
+        ts = (datetime.now(UTC) - timedelta(days=days_ago)).isoformat()
+        return TraceRecord(
+            ts=ts,
+            request_id=uuid.uuid4().hex,
+            workspace_id="W",
+            query="q",
+            tool_calls=[],
+            final_text_ok=True,
+        )
+
+    async def go() -> tuple[int, int]:
+        await upgrade(url)
+        async with await Database.open(url) as db:
+            for days in (40, 31, 2):
+                await db.traces.append(record(days))
+            context.traces = TraceRetention(db.traces, days=30)
+            run = await run_job("traces_retention", context, LocalLocks(), RunLog())
+            return run.counts["deleted"], len(await db.traces.read())
+
+    assert asyncio.run(go()) == (2, 1)

@@ -4,6 +4,7 @@ not use), and a ``/v1/respond`` turn executes it through the scripted LLM."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Iterator
@@ -15,7 +16,9 @@ from typer.testing import CliRunner
 
 from lucy.api import create_app
 from lucy.cli import app
+from lucy.models import TraceRecord
 from lucy.settings import Settings
+from lucy.store import Database, database_url
 from lucy.testing import Call, ScriptedLLM, Text, ToolCalls
 from tests.mcp_servers import npm_server_bin
 
@@ -98,6 +101,21 @@ def test_a_respond_turn_runs_the_mcp_tool(built: dict[str, str], monkeypatch) ->
         fed_back = [m for m in llm.requests[-1]["messages"] if m["role"] == "tool"]
         assert "Asia/Tokyo" in fed_back[0]["content"]
         assert body["text"] == "It is evening in Tokyo."
-        traces = Path(built["LUCY_DATA_DIR"]) / "traces" / "respond.jsonl"
-        logged = json.loads(traces.read_text().splitlines()[-1])
-        assert logged["tool_calls"][0]["provider"] == "mcp"
+        logged = asyncio.run(stored_traces(Path(built["LUCY_DATA_DIR"])))[-1]
+        assert logged.tool_calls[0].provider == "mcp"  # the trace record, in the database
+
+
+async def stored_traces(data_dir: Path) -> list[TraceRecord]:
+    async with await Database.open(database_url(None, data_dir)) as db:
+        return await db.traces.read()
+
+
+def test_an_eval_set_from_the_databases_traces(built: dict[str, str], tmp_path) -> None:
+    """After the respond turn above: the stored trace becomes an eval query."""
+    lucy(built, "eval", "from-traces", "--out", str(tmp_path / "set"))
+    text = (tmp_path / "set" / "queries.jsonl").read_text()
+    queries = [json.loads(line) for line in text.splitlines()]
+    assert {
+        "query": "what time is it in Tokyo?",
+        "relevant": ["TIME_GET_CURRENT_TIME"],
+    }.items() <= (queries[-1].items())

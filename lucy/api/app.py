@@ -26,7 +26,7 @@ from lucy.errors import (
 )
 from lucy.jobs.lock import RedisLocks, job_locks
 from lucy.jobs.pending import pending_refreshes
-from lucy.jobs.runner import JobContext, RunLog
+from lucy.jobs.runner import JobContext, RunLog, TraceRetention
 from lucy.jobs.scheduler import start_scheduler
 from lucy.planner.service import Responder
 from lucy.providers.configured import ProviderSet, providers_from_settings
@@ -65,18 +65,18 @@ def create_app(
         app.state.index = index or CapabilityIndex(settings, readers=app.state.providers.readers)
         app.state.index.warm()
         app.state.executor = ToolExecutor(app.state.providers.executors)
-        if responder is not None:
-            app.state.responder = responder(app.state.index)
-        elif settings.llm_configured:
-            app.state.responder = Responder.from_settings(
-                settings, app.state.index, executor=app.state.executor
-            )
-        else:
-            app.state.responder = None
         url = database_url(settings.database_url, settings.data_dir)
         await upgrade(url)  # migrations run at start (idempotent; one runner at a time)
         database = await Database.open(url)
         app.state.event_ledger = database.events
+        if responder is not None:
+            app.state.responder = responder(app.state.index)
+        elif settings.llm_configured:
+            app.state.responder = Responder.from_settings(
+                settings, app.state.index, executor=app.state.executor, traces=[database.traces]
+            )
+        else:
+            app.state.responder = None
         scheduler, locks = None, None
         if settings.jobs.in_api:
             locks = job_locks(settings)
@@ -86,6 +86,7 @@ def create_app(
                 app.state.pending_refreshes,
                 changed=app.state.providers.changed_toolkits,
                 history=database.jobs,
+                traces=TraceRetention(database.traces, settings.trace_retention_days),
             )
             scheduler = start_scheduler(context, locks, app.state.runs, settings.jobs)
         try:

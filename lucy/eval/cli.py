@@ -129,8 +129,11 @@ def compare(
 
 @eval_app.command("from-traces")
 def from_traces(
-    traces: Annotated[Path, typer.Argument(help="Trace log (JSON lines) written by /v1/respond.")],
     out: Annotated[Path, typer.Option(help="Folder to write tools.jsonl and queries.jsonl to.")],
+    traces: Annotated[
+        Path | None,
+        typer.Argument(help="A JSONL trace export; omitted = the database's trace records."),
+    ] = None,
     min_calls: Annotated[int, typer.Option(help="Least successful tool calls per query.")] = 1,
 ) -> None:
     """A dataset from real traffic: requests whose tool calls succeeded, against the live
@@ -139,6 +142,10 @@ def from_traces(
     from lucy.eval.traces import queries_from_traces, write_queries
 
     with errors():
+        if traces is None:
+            traces = out / "traces.jsonl"
+            out.mkdir(parents=True, exist_ok=True)
+            _export_traces(Settings(), traces)
         if not traces.is_file():
             raise InvalidRequestError(f"{traces} does not exist", field="traces")
         index = CapabilityIndex(Settings())
@@ -162,3 +169,18 @@ def from_traces(
     for problem in problems[:20]:
         err.print(f"[yellow]skipped[/yellow] {problem}")
     console.print(f"wrote {len(rows)} queries and {len(tools)} tools to {out}")
+
+
+def _export_traces(settings: Settings, path: Path) -> int:
+    """The database's trace records, as the JSONL file /v1/respond's trace log would be."""
+    import asyncio
+
+    from lucy.store import Database, database_url, upgrade
+
+    async def export() -> int:
+        url = database_url(settings.database_url, settings.data_dir)
+        await upgrade(url)
+        async with await Database.open(url) as db:
+            return await db.traces.export_jsonl(path)
+
+    return asyncio.run(export())

@@ -99,7 +99,7 @@ async def _opened() -> AsyncIterator[_Context]:
     from lucy.capability_index.service import CapabilityIndex
     from lucy.jobs.lock import RedisLocks, job_locks
     from lucy.jobs.pending import pending_refreshes
-    from lucy.jobs.runner import JobContext
+    from lucy.jobs.runner import JobContext, TraceRetention
     from lucy.providers.configured import providers_from_settings
     from lucy.store import Database, database_url
 
@@ -114,6 +114,7 @@ async def _opened() -> AsyncIterator[_Context]:
             pending_refreshes(settings),
             changed=providers.changed_toolkits,
             history=database.jobs,
+            traces=TraceRetention(database.traces, settings.trace_retention_days),
         )
         try:
             yield _Context(settings, job, locks)

@@ -10,6 +10,7 @@ job                       what it does
 ``refresh``               lists every source again and makes a new version live
 ``refresh_pending``       refreshes only the toolkits sync events or MCP
                           ``tools/list_changed`` marked (nothing to do: no build)
+``traces_retention``      deletes trace records older than ``LUCY_TRACE_RETENTION_DAYS``
 ========================= ========================================================
 """
 
@@ -42,6 +43,20 @@ class JobContext:
     """Toolkits the providers themselves marked as changed (MCP ``tools/list_changed``)."""
     history: JobHistory | None = None
     """Where runs are recorded durably (the database's job runs); None: this process only."""
+    traces: TraceRetention | None = None
+    """The stored trace records and how long they are kept."""
+
+
+@dataclass(frozen=True)
+class TraceRetention:
+    records: PrunableTraces
+    days: float
+
+
+class PrunableTraces(Protocol):
+    """``lucy.store.TraceRecords`` as the retention job uses it."""
+
+    async def prune(self, older_than_days: float) -> int: ...
 
 
 class JobHistory(Protocol):
@@ -76,7 +91,17 @@ async def refresh_pending(ctx: JobContext, lease: Lease) -> Counts:
     return {"toolkits": len(toolkits), **report.counts()}
 
 
-JOBS: dict[str, Job] = {"refresh": refresh, "refresh_pending": refresh_pending}
+async def traces_retention(ctx: JobContext, lease: Lease) -> Counts:
+    if ctx.traces is None:
+        return {"deleted": 0}
+    return {"deleted": await ctx.traces.records.prune(ctx.traces.days)}
+
+
+JOBS: dict[str, Job] = {
+    "refresh": refresh,
+    "refresh_pending": refresh_pending,
+    "traces_retention": traces_retention,
+}
 
 
 @dataclass(frozen=True)

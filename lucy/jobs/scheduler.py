@@ -18,6 +18,7 @@ def intervals(settings: JobSettings) -> dict[str, float]:
     return {
         "refresh": settings.refresh_seconds,
         "refresh_pending": settings.refresh_pending_seconds,
+        "traces_retention": settings.retention_seconds,
     }
 
 

@@ -4,10 +4,13 @@ to the requested format, append the trace record."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
-from typing import Literal
+from pathlib import Path
+from typing import Literal, Protocol
 
 from lucy.errors import InvalidRequestError
+from lucy.models import TraceRecord
 from lucy.planner.llm import ChatModel, OpenAIChat
 from lucy.planner.loop import Executor, Planner, ToolIndex
 from lucy.planner.prompts import request_query
@@ -17,13 +20,35 @@ from lucy.providers.demo import DemoProvider
 from lucy.providers.executor import ToolExecutor
 from lucy.settings import Settings
 
+log = logging.getLogger(__name__)
+
+
+class TraceSink(Protocol):
+    """Where a request's trace record goes (``lucy.store.TraceRecords``, ``JsonlTraces``)."""
+
+    async def append(self, record: TraceRecord) -> None: ...
+
+
+class JsonlTraces:
+    """Trace records appended to a JSON-lines file (``LUCY_TRACE_PATH``)."""
+
+    def __init__(self, path: Path) -> None:
+        self._log = TraceLog(path)
+
+    async def append(self, record: TraceRecord) -> None:
+        await asyncio.to_thread(self._log.append, record)
+
 
 class Responder:
     def __init__(
-        self, planner: Planner, trace_log: TraceLog | None, *, owned_llm: OpenAIChat | None = None
+        self,
+        planner: Planner,
+        traces: Sequence[TraceSink] = (),
+        *,
+        owned_llm: OpenAIChat | None = None,
     ) -> None:
         self.planner = planner
-        self.trace_log = trace_log
+        self.traces = tuple(traces)
         self._owned_llm = owned_llm
 
     async def aclose(self) -> None:
@@ -39,8 +64,10 @@ class Responder:
         *,
         llm: ChatModel | None = None,
         executor: Executor | None = None,
+        traces: Sequence[TraceSink] = (),
     ) -> Responder:
-        """The default wiring: the configured LLM endpoint, the demo provider, the trace file."""
+        """The configured LLM endpoint (or ``llm``), ``executor`` (default: the demo provider),
+        trace records to ``traces`` and, when ``LUCY_TRACE_PATH`` is set, to that file too."""
         owned = None
         if llm is None:
             llm = owned = OpenAIChat.from_settings(settings)
@@ -50,7 +77,8 @@ class Responder:
             executor or ToolExecutor([DemoProvider()]),
             settings.planner,
         )
-        return cls(planner, TraceLog(settings.traces_file), owned_llm=owned)
+        sinks = [*traces, *([JsonlTraces(settings.trace_path)] if settings.trace_path else [])]
+        return cls(planner, sinks, owned_llm=owned)
 
     async def respond(
         self,
@@ -66,7 +94,10 @@ class Responder:
         result = await self.planner.respond(thread, workspace_id=workspace_id, user_id=user_id)
         if format == "slack":
             result = result.model_copy(update={"text": to_slack(result.text)})
-        if self.trace_log is not None:
-            record = trace_record(result, workspace_id=workspace_id, user_id=user_id, query=query)
-            await asyncio.to_thread(self.trace_log.append, record)
+        record = trace_record(result, workspace_id=workspace_id, user_id=user_id, query=query)
+        for sink in self.traces:
+            try:
+                await sink.append(record)
+            except Exception:  # the reply stands; the lost record is logged loudly
+                log.exception("could not store the trace of request %s", record.request_id)
         return result
