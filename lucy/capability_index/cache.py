@@ -54,17 +54,23 @@ class InProcessCache:
             self._data.clear()
 
 
+def fail_fast_redis(url: str, *, timeout: float) -> redis.Redis:
+    """A client that gives up after ``timeout`` and never retries: redis-py's default retries
+    turn a dead Redis into seconds of waiting per call."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        decode_responses=True,
+    )
+
+
 class RedisCache:
     """Redis hashes, one per namespace. Any Redis error reads as a miss: requests go on."""
 
     def __init__(self, url: str, *, timeout: float = 0.05, prefix: str = "lucy:") -> None:
-        self._client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            decode_responses=True,
-        )
+        self._client = fail_fast_redis(url, timeout=timeout)
         self._prefix = prefix
         self.errors = 0
 

@@ -18,6 +18,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from lucy.capability_index.cache import fail_fast_redis
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "lucy:invalidate"
@@ -39,13 +41,7 @@ class InvalidationBus:
         channel: str = CHANNEL,
         timeout: float = 0.05,
     ) -> None:
-        self._publisher = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            decode_responses=True,
-        )
+        self._publisher = fail_fast_redis(url, timeout=timeout)
         self._url = url
         self._on_message = on_message
         self._channel = channel

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
+from lucy.capability_index.cache import fail_fast_redis
 from lucy.errors import LucyError
 from lucy.settings import Settings
 
@@ -85,13 +84,7 @@ class RedisLocks:
     whether it holds its lock does not run."""
 
     def __init__(self, url: str, *, ttl_seconds: float = 600.0, timeout: float = 1.0) -> None:
-        self._client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            decode_responses=True,
-        )
+        self._client = fail_fast_redis(url, timeout=timeout)
         self._ttl_ms = int(ttl_seconds * 1000)
 
     def acquire(self, job: str) -> RedisLease | None:

@@ -7,10 +7,7 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
+from lucy.capability_index.cache import fail_fast_redis
 from lucy.settings import Settings
 
 _KEY = "lucy:pending_refresh"
@@ -35,13 +32,7 @@ class RedisPending:
     acknowledged (the sender retries it)."""
 
     def __init__(self, url: str, *, timeout: float = 0.5) -> None:
-        self._client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            decode_responses=True,
-        )
+        self._client = fail_fast_redis(url, timeout=timeout)
 
     def add(self, toolkit: str) -> None:
         self._client.sadd(_KEY, toolkit)
