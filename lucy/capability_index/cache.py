@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 import redis
@@ -22,7 +24,9 @@ class KeyValueCache(Protocol):
 
     def set(self, namespace: str, key: str, value: str, ttl: float) -> None: ...
 
-    def invalidate(self, namespace: str) -> None: ...
+    def invalidate(self, namespace: str) -> bool:
+        """Forget ``namespace``; False when that could not be done (the backend is down)."""
+        ...
 
 
 class InProcessCache:
@@ -45,9 +49,10 @@ class InProcessCache:
                 entries = self._data[namespace] = {}
             entries[key] = value
 
-    def invalidate(self, namespace: str) -> None:
+    def invalidate(self, namespace: str) -> bool:
         with self._lock:
             self._data.pop(namespace, None)
+        return True
 
     def clear(self) -> None:
         with self._lock:
@@ -92,11 +97,13 @@ class RedisCache:
         except redis.RedisError as exc:
             self._failed("set", exc)
 
-    def invalidate(self, namespace: str) -> None:
+    def invalidate(self, namespace: str) -> bool:
         try:
             self._client.delete(self._prefix + namespace)
         except redis.RedisError as exc:
             self._failed("invalidate", exc)
+            return False
+        return True
 
     def ping(self) -> bool:
         try:
@@ -104,21 +111,40 @@ class RedisCache:
         except redis.RedisError:
             return False
 
+    def close(self) -> None:
+        self._client.close()
+
     def _failed(self, op: str, exc: Exception) -> None:
         self.errors += 1
         log.warning("redis %s failed, serving without the shared cache: %s", op, exc)
 
 
 class TieredCache:
-    """L1 in front of L2: reads fill L1 from L2; writes and invalidations go to both."""
+    """L1 in front of L2: reads fill L1 from L2; writes and invalidations go to both.
 
-    def __init__(self, l1: InProcessCache, l2: KeyValueCache) -> None:
+    An invalidation L2 could not carry out (Redis down or paused) leaves the namespace marked:
+    L2 is neither read nor written for it until a later delete succeeds or ``l2_ttl`` has
+    passed (by then Redis dropped the stale entry itself), so a Redis that comes back never
+    serves what was invalidated while it was away."""
+
+    def __init__(
+        self,
+        l1: InProcessCache,
+        l2: KeyValueCache,
+        *,
+        l2_ttl: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._l1 = l1
         self._l2 = l2
+        self._l2_ttl = l2_ttl
+        self._clock = clock
+        self._unsynced: dict[str, float] = {}  # namespace -> when L2 may be trusted again
+        self._lock = threading.Lock()
 
     def get(self, namespace: str, key: str) -> str | None:
         value = self._l1.get(namespace, key)
-        if value is None:
+        if value is None and self._l2_trusted(namespace):
             value = self._l2.get(namespace, key)
             if value is not None:
                 self._l1.set(namespace, key, value, 0)
@@ -126,11 +152,31 @@ class TieredCache:
 
     def set(self, namespace: str, key: str, value: str, ttl: float) -> None:
         self._l1.set(namespace, key, value, ttl)
-        self._l2.set(namespace, key, value, ttl)
+        if self._l2_trusted(namespace):
+            self._l2.set(namespace, key, value, ttl)
 
-    def invalidate(self, namespace: str) -> None:
+    def invalidate(self, namespace: str) -> bool:
         self._l1.invalidate(namespace)
-        self._l2.invalidate(namespace)
+        if self._l2.invalidate(namespace):
+            with self._lock:
+                self._unsynced.pop(namespace, None)
+            return True
+        with self._lock:
+            self._unsynced[namespace] = self._clock() + self._l2_ttl
+        return False
+
+    def _l2_trusted(self, namespace: str) -> bool:
+        """Whether L2's entries of ``namespace`` are not older than an invalidation it missed
+        (retrying the missed delete first)."""
+        with self._lock:
+            until = self._unsynced.get(namespace)
+        if until is None:
+            return True
+        if self._clock() >= until or self._l2.invalidate(namespace):
+            with self._lock:
+                self._unsynced.pop(namespace, None)
+            return True
+        return False
 
     def invalidate_local(self, namespace: str | None = None) -> None:
         """Drop ``namespace`` (None: everything) from this process's tier only: another

@@ -56,6 +56,7 @@ def make_cache(settings: Settings) -> KeyValueCache:
     return TieredCache(
         InProcessCache(ttl=min(settings.cache_ttl_seconds, 5.0)),
         RedisCache(settings.redis_url, timeout=settings.redis_timeout_seconds),
+        l2_ttl=settings.cache_ttl_seconds,
     )
 
 
