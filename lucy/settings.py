@@ -183,6 +183,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="Redis URL; unset = in-process cache only.")
     cache_ttl_seconds: float = Field(30.0, gt=0)
     redis_timeout_seconds: float = Field(0.05, gt=0, description="Redis fails open past this.")
+    redis_backoff_seconds: float = Field(
+        1.0, ge=0, description="After a Redis error, the cache leaves Redis alone this long."
+    )
     connection_cold_wait_seconds: float = Field(
         2.0,
         ge=0,

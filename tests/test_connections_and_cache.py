@@ -76,12 +76,17 @@ def test_tiered_cache_invalidation_reaches_other_replicas_l2(redis_cache: RedisC
     assert b_l1.get("conn:W", "*") == '["github"]'  # L1 is bounded by its TTL only (for now)
 
 
-def test_redis_down_fails_open() -> None:
-    """Every call against a dead Redis is a miss or a no-op, counted, never an exception."""
-    dead = RedisCache("redis://127.0.0.1:1/0", timeout=0.05)
+def test_redis_down_fails_open_and_is_left_alone_for_a_while() -> None:
+    """Every call against a dead Redis is a miss or a no-op, never an exception; after the
+    first error Redis is not tried again until the back-off has passed."""
+    now = [0.0]
+    dead = RedisCache("redis://127.0.0.1:1/0", timeout=0.05, clock=lambda: now[0])
     for _ in range(20):
         assert dead.get("ns", "k") is None
         dead.set("ns", "k", "v", 10)
-        dead.invalidate("ns")
-    assert dead.errors == 60
+        assert not dead.invalidate("ns")
+    assert (dead.errors, dead.skipped) == (1, 59)
+    now[0] = 1.5  # the back-off passed: Redis is tried again, and fails again
+    assert dead.get("ns", "k") is None
+    assert dead.errors == 2
     assert not dead.ping()

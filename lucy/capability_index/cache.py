@@ -72,14 +72,32 @@ def fail_fast_redis(url: str, *, timeout: float) -> redis.Redis:
 
 
 class RedisCache:
-    """Redis hashes, one per namespace. Any Redis error reads as a miss: requests go on."""
+    """Redis hashes, one per namespace. Any Redis error reads as a miss: requests go on.
 
-    def __init__(self, url: str, *, timeout: float = 0.05, prefix: str = "lucy:") -> None:
+    After an error Redis is left alone for ``backoff_seconds`` (calls are misses and no-ops
+    at once), so a dead or paused Redis costs one timeout per back-off period, not one per
+    request."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 0.05,
+        prefix: str = "lucy:",
+        backoff_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._client = fail_fast_redis(url, timeout=timeout)
         self._prefix = prefix
+        self._backoff = backoff_seconds
+        self._clock = clock
+        self._down_until = float("-inf")
         self.errors = 0
+        self.skipped = 0
 
     def get(self, namespace: str, key: str) -> str | None:
+        if not self._usable():
+            return None
         try:
             value = self._client.hget(self._prefix + namespace, key)
         except redis.RedisError as exc:
@@ -88,6 +106,8 @@ class RedisCache:
         return value if isinstance(value, str) else None
 
     def set(self, namespace: str, key: str, value: str, ttl: float) -> None:
+        if not self._usable():
+            return
         name = self._prefix + namespace
         try:
             with self._client.pipeline(transaction=False) as pipe:
@@ -98,6 +118,8 @@ class RedisCache:
             self._failed("set", exc)
 
     def invalidate(self, namespace: str) -> bool:
+        if not self._usable():
+            return False
         try:
             self._client.delete(self._prefix + namespace)
         except redis.RedisError as exc:
@@ -114,9 +136,21 @@ class RedisCache:
     def close(self) -> None:
         self._client.close()
 
+    def _usable(self) -> bool:
+        if self._clock() < self._down_until:
+            self.skipped += 1
+            return False
+        return True
+
     def _failed(self, op: str, exc: Exception) -> None:
         self.errors += 1
-        log.warning("redis %s failed, serving without the shared cache: %s", op, exc)
+        self._down_until = self._clock() + self._backoff
+        log.warning(
+            "redis %s failed, serving without the shared cache for %.1fs: %s",
+            op,
+            self._backoff,
+            exc,
+        )
 
 
 class TieredCache:

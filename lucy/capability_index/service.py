@@ -55,7 +55,11 @@ def make_cache(settings: Settings) -> KeyValueCache:
         return InProcessCache(ttl=settings.cache_ttl_seconds)
     return TieredCache(
         InProcessCache(ttl=min(settings.cache_ttl_seconds, 5.0)),
-        RedisCache(settings.redis_url, timeout=settings.redis_timeout_seconds),
+        RedisCache(
+            settings.redis_url,
+            timeout=settings.redis_timeout_seconds,
+            backoff_seconds=settings.redis_backoff_seconds,
+        ),
         l2_ttl=settings.cache_ttl_seconds,
     )
 
