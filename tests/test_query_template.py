@@ -68,7 +68,6 @@ def _retriever(store: VectorStore, embedder, template: str) -> Retriever:
         snapshots=SnapshotCache(store),
         weights=RetrievalWeights(query_template=template),
         overrides=IntentOverrides(),
-        toolkit_names={},
     )
 
 

@@ -60,7 +60,6 @@ class Retriever:
         snapshots: SnapshotCache,
         weights: RetrievalWeights,
         overrides: IntentOverrides,
-        toolkit_names: Mapping[str, str] | None = None,
         priors: Mapping[str, float] | None = None,
     ) -> None:
         self._store = store
@@ -70,7 +69,6 @@ class Retriever:
         self._snapshots = snapshots
         self._weights = weights
         self._overrides = overrides
-        self._toolkit_names = toolkit_names or {}
         self._priors = priors or {}
 
     def retrieve(self, query: str, scope: RetrievalScope, k: int) -> RetrievalResult:
@@ -78,7 +76,7 @@ class Retriever:
         collection = self._live()
         snapshot = self._snapshots.get(collection)
         payloads = snapshot.by_id
-        names = {**self._toolkit_names, **snapshot.toolkit_names}
+        names = snapshot.toolkit_names  # every toolkit of the version, with its display name
         parts = split_intents(query, self._weights.max_intents)
         clock = _Clock()
         missing: dict[str, MissingToolkit] = {}

@@ -153,7 +153,6 @@ class LucyPipeline:
             snapshots=SnapshotCache(ctx.store),
             weights=ctx.weights,
             overrides=IntentOverrides(),
-            toolkit_names={tk: info.name for tk, info in ctx.converted.catalog.toolkits.items()},
         )
 
     def retrieve(self, query: str, k: int) -> list[str]:
