@@ -197,6 +197,11 @@ class Settings(BaseSettings):
     )
     embedding_batch_size: int = Field(64, ge=1)
     query_cache_size: int = Field(2048, ge=0, description="LRU entries for query embeddings.")
+    query_vector_ttl_seconds: float = Field(
+        86_400.0,
+        gt=0,
+        description="How long a query embedding stays in Redis for every replica to reuse.",
+    )
     torch_threads: int = Field(2, ge=1)
     catalog_path: Path | None = Field(None, description="Folder of catalog YAML; unset = demo.")
     default_k: int = Field(5, ge=1, le=50)

@@ -4,12 +4,6 @@ and then stops, restarts, pauses (SIGSTOP) and resumes, while the in-process tie
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -20,74 +14,10 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from lucy.capability_index.cache import InProcessCache, RedisCache, TieredCache
 from lucy.capability_index.connections import CachedConnectionStore
+from lucy.testing.redis_server import OwnRedis
 
 WORKSPACES = st.sampled_from(["W1", "W2", "W3"])
 TOOLKITS = st.frozensets(st.sampled_from(["github", "linear", "slack", "notion"]), max_size=3)
-
-
-class OwnRedis:
-    """A redis-server of this test's own on a free port (never the shared one on 6379)."""
-
-    def __init__(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not installed: this test runs a Redis of its own")
-        self.binary = binary
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.process: subprocess.Popen[bytes] | None = None
-        self.paused = False
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if client.ping():
-                    break
-            except redis.RedisError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-        client.close()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            if self.paused:
-                self.resume()
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
-
-    def pause(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGSTOP)
-        self.paused = True
-
-    def resume(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGCONT)
-        self.paused = False
 
 
 class Store:

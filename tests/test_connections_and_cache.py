@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import redis
 from lucy.capability_index.cache import InProcessCache, RedisCache, TieredCache
 from lucy.capability_index.connections import CachedConnectionStore, LocalConnectionStore
 from lucy.errors import InvalidRequestError
+from lucy.testing.redis_server import OwnRedis
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -76,17 +78,38 @@ def test_tiered_cache_invalidation_reaches_other_replicas_l2(redis_cache: RedisC
     assert b_l1.get("conn:W", "*") == '["github"]'  # L1 is bounded by its TTL only (for now)
 
 
-def test_redis_down_fails_open_and_is_left_alone_for_a_while() -> None:
+def test_redis_down_fails_open_and_is_left_alone_until_it_answers() -> None:
     """Every call against a dead Redis is a miss or a no-op, never an exception; after the
-    first error Redis is not tried again until the back-off has passed."""
-    now = [0.0]
-    dead = RedisCache("redis://127.0.0.1:1/0", timeout=0.05, clock=lambda: now[0])
-    for _ in range(20):
-        assert dead.get("ns", "k") is None
-        dead.set("ns", "k", "v", 10)
-        assert not dead.invalidate("ns")
-    assert (dead.errors, dead.skipped) == (1, 59)
-    now[0] = 1.5  # the back-off passed: Redis is tried again, and fails again
-    assert dead.get("ns", "k") is None
-    assert dead.errors == 2
-    assert not dead.ping()
+    first error requests do not try Redis again (a background ping does)."""
+    dead = RedisCache("redis://127.0.0.1:1/0", timeout=0.05, backoff_seconds=0.05)
+    try:
+        for _ in range(20):
+            assert dead.get("ns", "k") is None
+            dead.set("ns", "k", "v", 10)
+            assert not dead.invalidate("ns")
+            assert dead.get_values(["a", "b"]) == [None, None]
+            time.sleep(0.01)  # the probe pings meanwhile, and fails
+        assert (dead.errors, dead.skipped) == (1, 79)
+        assert dead.down
+    finally:
+        dead.close()
+
+
+def test_a_redis_that_comes_back_is_used_again_without_a_request_paying_for_the_probe() -> None:
+    with OwnRedis() as server:
+        cache = RedisCache(server.url, timeout=0.05, backoff_seconds=0.1)
+        try:
+            cache.set("ns", "k", "v", 30)
+            server.pause()  # a hung Redis: the first call times out, later ones skip it
+            assert cache.get("ns", "k") is None
+            assert cache.get("ns", "k") is None
+            assert cache.errors == 1 and cache.skipped == 1
+            server.resume()
+            deadline = time.monotonic() + 5
+            while cache.down and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert not cache.down
+            assert cache.get("ns", "k") == "v"
+            assert cache.errors == 1
+        finally:
+            cache.close()

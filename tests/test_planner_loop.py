@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lucy.capability_index.service import CapabilityIndex
-from lucy.models import ToolErrorKind, ToolResult
+from lucy.models import ToolError, ToolErrorKind, ToolResult
 from lucy.providers.demo import DemoProvider, generate_demo_data
 from lucy.testing import Call, Empty, Fail, Repeat, ScriptedLLM, Text, ToolCalls
 from tests.planner_kit import ask, tool_messages
@@ -345,3 +345,34 @@ def test_the_same_call_twice_in_one_turn_runs_once(demo_index: CapabilityIndex) 
     reused = json.loads(tool_messages(llm.requests[1])[1])
     assert reused["note"].startswith("You already made this exact call")
     assert reused["result"] == json.loads(tool_messages(llm.requests[1])[0])
+
+
+def test_a_refused_credential_makes_the_workspaces_connections_read_afresh(
+    demo_index: CapabilityIndex,
+) -> None:
+    """A provider's auth error means the cached connection state may be stale (an auth event
+    that never arrived): the planner has the index forget it."""
+
+    class Refusing:
+        async def run(self, tool, arguments, context, *, call_id):
+            error = ToolError(kind=ToolErrorKind.AUTH, message="token revoked")
+            return ToolResult(call_id=call_id, slug=tool.slug, error=error, attempts=1)
+
+    class Spy:
+        def __init__(self, inner: CapabilityIndex) -> None:
+            self.inner = inner
+            self.forgotten: list[str] = []
+
+        def invalidate_connections(self, workspace_id: str) -> None:
+            self.forgotten.append(workspace_id)
+            self.inner.invalidate_connections(workspace_id)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+    spy = Spy(demo_index)
+    turns = [ToolCalls([Call(CALENDAR, {"max_results": 5})]), Text("Reconnect Calendar.")]
+    with ScriptedLLM(turns) as llm:
+        result, _ = ask(spy, llm, WEEK_QUESTION, inner=Refusing())  # type: ignore[arg-type]
+    assert result.trace.errors[0].kind is ToolErrorKind.AUTH
+    assert spy.forgotten == ["demo"]

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from lucy.api.schemas import (
+    CacheKindView,
     ConnectionsResponse,
     ConnectRequest,
     ErrorResponse,
@@ -142,4 +143,13 @@ def readyz(request: Request) -> ReadyResponse | JSONResponse:
         )
         for name, run in runs.last().items()
     }
-    return ReadyResponse(status="ready", index_version=index.live_version(), jobs=jobs)
+    cache = {
+        kind: CacheKindView(
+            l1_hits=c.l1,
+            l2_hits=c.l2,
+            misses=c.misses,
+            hit_ratio=None if c.hit_ratio is None else round(c.hit_ratio, 4),
+        )
+        for kind, c in index.cache_counts().items()
+    }
+    return ReadyResponse(status="ready", index_version=index.live_version(), jobs=jobs, cache=cache)

@@ -51,6 +51,13 @@ class JobRunView(BaseModel):
     error: str | None = None
 
 
+class CacheKindView(BaseModel):
+    l1_hits: int = Field(description="Answered by this process's tier.")
+    l2_hits: int = Field(description="Answered by the shared tier (Redis).")
+    misses: int = Field(description="Went to the source: vector store, database, provider, model.")
+    hit_ratio: float | None = Field(description="Hits over lookups; null before any lookup.")
+
+
 class HealthResponse(BaseModel):
     status: str
     index_version: str | None = None
@@ -59,6 +66,11 @@ class HealthResponse(BaseModel):
 class ReadyResponse(HealthResponse):
     jobs: dict[str, JobRunView] = Field(
         default_factory=dict, description="The last run of each job in this process."
+    )
+    cache: dict[str, CacheKindView] = Field(
+        default_factory=dict,
+        description="Lookups per kind of cached value in this process since it started: "
+        "tools (a version's tool schemas), conn (connected toolkits), qvec (query embeddings).",
     )
 
 

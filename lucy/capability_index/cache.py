@@ -16,6 +16,8 @@ from cachetools import TTLCache
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from lucy.capability_index.cache_stats import CacheStats, kind_of
+
 log = logging.getLogger(__name__)
 
 
@@ -59,6 +61,19 @@ class InProcessCache:
             self._data.clear()
 
 
+class NoCache:
+    """The L2 of a process without Redis: holds nothing, so every invalidation succeeds."""
+
+    def get(self, namespace: str, key: str) -> str | None:
+        return None
+
+    def set(self, namespace: str, key: str, value: str, ttl: float) -> None:
+        return None
+
+    def invalidate(self, namespace: str) -> bool:
+        return True
+
+
 def fail_fast_redis(url: str, *, timeout: float) -> redis.Redis:
     """A client that gives up after ``timeout`` and never retries: redis-py's default retries
     turn a dead Redis into seconds of waiting per call."""
@@ -74,9 +89,9 @@ def fail_fast_redis(url: str, *, timeout: float) -> redis.Redis:
 class RedisCache:
     """Redis hashes, one per namespace. Any Redis error reads as a miss: requests go on.
 
-    After an error Redis is left alone for ``backoff_seconds`` (calls are misses and no-ops
-    at once), so a dead or paused Redis costs one timeout per back-off period, not one per
-    request."""
+    After an error requests leave Redis alone (calls are misses and no-ops at once) until a
+    background ping, every ``backoff_seconds``, finds it answering again: a dead or paused Redis
+    costs one timeout per outage, not one per request or per back-off period."""
 
     def __init__(
         self,
@@ -85,15 +100,20 @@ class RedisCache:
         timeout: float = 0.05,
         prefix: str = "lucy:",
         backoff_seconds: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = fail_fast_redis(url, timeout=timeout)
         self._prefix = prefix
-        self._backoff = backoff_seconds
-        self._clock = clock
-        self._down_until = float("-inf")
+        self._backoff = max(backoff_seconds, 0.05)
+        self._down = threading.Event()
+        self._closed = threading.Event()
+        self._probe_lock = threading.Lock()
         self.errors = 0
         self.skipped = 0
+
+    @property
+    def down(self) -> bool:
+        """Whether requests are leaving Redis alone (an error, and no answer to a ping since)."""
+        return self._down.is_set()
 
     def get(self, namespace: str, key: str) -> str | None:
         if not self._usable():
@@ -127,6 +147,28 @@ class RedisCache:
             return False
         return True
 
+    def get_values(self, keys: list[str]) -> list[str | None]:
+        """Plain keys (each with its own expiry), in one round trip; all misses on error."""
+        if not keys or not self._usable():
+            return [None] * len(keys)
+        try:
+            values = self._client.mget([self._prefix + key for key in keys])
+        except redis.RedisError as exc:
+            self._failed("mget", exc)
+            return [None] * len(keys)
+        return [v if isinstance(v, str) else None for v in values]
+
+    def set_values(self, values: dict[str, str], ttl: float) -> None:
+        if not values or not self._usable():
+            return
+        try:
+            with self._client.pipeline(transaction=False) as pipe:
+                for key, value in values.items():
+                    pipe.set(self._prefix + key, value, ex=max(1, int(ttl)))
+                pipe.execute()
+        except redis.RedisError as exc:
+            self._failed("set", exc)
+
     def ping(self) -> bool:
         try:
             return bool(self._client.ping())
@@ -134,23 +176,34 @@ class RedisCache:
             return False
 
     def close(self) -> None:
+        self._closed.set()
         self._client.close()
 
     def _usable(self) -> bool:
-        if self._clock() < self._down_until:
+        if self._down.is_set():
             self.skipped += 1
             return False
         return True
 
     def _failed(self, op: str, exc: Exception) -> None:
         self.errors += 1
-        self._down_until = self._clock() + self._backoff
+        with self._probe_lock:
+            if self._down.is_set() or self._closed.is_set():
+                return
+            self._down.set()
+            threading.Thread(target=self._probe, name="redis-probe", daemon=True).start()
         log.warning(
-            "redis %s failed, serving without the shared cache for %.1fs: %s",
-            op,
-            self._backoff,
-            exc,
+            "redis %s failed, serving without the shared cache until it answers: %s", op, exc
         )
+
+    def _probe(self) -> None:
+        """Ping every back-off period until Redis answers (then requests use it again) or the
+        cache is closed."""
+        while not self._closed.wait(self._backoff):
+            if self.ping():
+                self._down.clear()
+                log.warning("redis answers again: the shared cache is back")
+                return
 
 
 class TieredCache:
@@ -168,9 +221,11 @@ class TieredCache:
         *,
         l2_ttl: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        stats: CacheStats | None = None,
     ) -> None:
         self._l1 = l1
         self._l2 = l2
+        self.stats = stats or CacheStats()
         self._l2_ttl = l2_ttl
         self._clock = clock
         self._unsynced: dict[str, float] = {}  # namespace -> when L2 may be trusted again
@@ -178,10 +233,14 @@ class TieredCache:
 
     def get(self, namespace: str, key: str) -> str | None:
         value = self._l1.get(namespace, key)
-        if value is None and self._l2_trusted(namespace):
+        if value is not None:
+            self.stats.record(kind_of(namespace), "l1")
+            return value
+        if self._l2_trusted(namespace):
             value = self._l2.get(namespace, key)
             if value is not None:
                 self._l1.set(namespace, key, value, 0)
+        self.stats.record(kind_of(namespace), "miss" if value is None else "l2")
         return value
 
     def set(self, namespace: str, key: str, value: str, ttl: float) -> None:

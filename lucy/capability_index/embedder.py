@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 from cachetools import LRUCache
 
+from lucy.capability_index.cache_stats import CacheStats
+from lucy.capability_index.shared_vectors import SharedQueryVectors
 from lucy.errors import ConfigurationError
 from lucy.settings import Settings
 
@@ -43,7 +45,9 @@ def limit_threads(threads: int) -> None:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model on the CPU with an LRU of query embeddings."""
+    """A sentence-transformers model on the CPU with an LRU of query embeddings, and behind it
+    (optionally) the replicas' shared ones: a query is looked up in the LRU (``l1``), then in
+    Redis (``l2``), and only then embedded (``miss``)."""
 
     def __init__(
         self,
@@ -52,6 +56,8 @@ class SentenceTransformerEmbedder:
         batch_size: int = 64,
         query_cache_size: int = 2048,
         threads: int = 2,
+        shared: SharedQueryVectors | None = None,
+        stats: CacheStats | None = None,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -76,18 +82,28 @@ class SentenceTransformerEmbedder:
         self._cache: LRUCache[str, list[float]] | None = (
             LRUCache(maxsize=query_cache_size) if query_cache_size else None
         )
+        self._shared = shared
+        self.stats = stats or CacheStats()
         self._lock = threading.Lock()
         # one model call at a time: concurrent calls each start an OpenMP team, and teams
         # spinning against each other on a few cores slow every call down many times over
         self._model_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SentenceTransformerEmbedder:
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        shared: SharedQueryVectors | None = None,
+        stats: CacheStats | None = None,
+    ) -> SentenceTransformerEmbedder:
         return cls(
             settings.embedding_model,
             batch_size=settings.embedding_batch_size,
             query_cache_size=settings.query_cache_size,
             threads=settings.torch_threads,
+            shared=shared,
+            stats=stats,
         )
 
     @property
@@ -129,7 +145,15 @@ class SentenceTransformerEmbedder:
                     if hit is not None:
                         found[text] = hit
         todo = list(dict.fromkeys(t for t in texts if t not in found))
+        self.stats.record("qvec", "l1", len(found))
+        if todo and self._shared is not None:
+            from_shared = self._shared.get_many(todo)
+            self.stats.record("qvec", "l2", len(from_shared))
+            self._remember(from_shared)
+            found.update(from_shared)
+            todo = [t for t in todo if t not in from_shared]
         if todo:
+            self.stats.record("qvec", "miss", len(todo))
             with self._model_lock:
                 rows = self._model.encode(
                     todo,
@@ -139,8 +163,13 @@ class SentenceTransformerEmbedder:
                 )
             fresh = {text: row.tolist() for text, row in zip(todo, rows, strict=True)}
             found.update(fresh)
-            if self._cache is not None:
-                with self._lock:
-                    for text, vector in fresh.items():
-                        self._cache[text] = vector
+            self._remember(fresh)
+            if self._shared is not None:
+                self._shared.put_many(fresh)
         return [found[text] for text in texts]
+
+    def _remember(self, vectors: dict[str, list[float]]) -> None:
+        if self._cache is not None and vectors:
+            with self._lock:
+                for text, vector in vectors.items():
+                    self._cache[text] = vector

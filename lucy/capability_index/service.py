@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lucy.capability_index.build import BuildReport, Progress, build_index
-from lucy.capability_index.cache import InProcessCache, KeyValueCache, RedisCache, TieredCache
+from lucy.capability_index.cache import InProcessCache, NoCache, RedisCache, TieredCache
+from lucy.capability_index.cache_stats import CacheStats, KindCounts
 from lucy.capability_index.catalog import Catalog, load_catalog
 from lucy.capability_index.connections import CachedConnectionStore, ConnectionStore, namespace
 from lucy.capability_index.documents import from_payload
@@ -23,6 +24,7 @@ from lucy.capability_index.provider_connections import (
 )
 from lucy.capability_index.ranking import usage_priors
 from lucy.capability_index.retriever import RetrievalScope, Retriever
+from lucy.capability_index.shared_vectors import SharedQueryVectors
 from lucy.capability_index.snapshot import SnapshotCache
 from lucy.capability_index.sources import catalog_listing, merge_listings
 from lucy.capability_index.store import VectorStore
@@ -50,17 +52,29 @@ def make_store(settings: Settings) -> VectorStore:
     return EdgeStore(settings.index_dir / "edge")
 
 
-def make_cache(settings: Settings) -> KeyValueCache:
+def make_redis_cache(settings: Settings) -> RedisCache | None:
     if not settings.redis_url:
-        return InProcessCache(ttl=settings.cache_ttl_seconds)
+        return None
+    return RedisCache(
+        settings.redis_url,
+        timeout=settings.redis_timeout_seconds,
+        backoff_seconds=settings.redis_backoff_seconds,
+    )
+
+
+def make_cache(
+    settings: Settings, redis_cache: RedisCache | None, stats: CacheStats
+) -> TieredCache:
+    """This process's TTL tier in front of Redis (with no Redis: in front of nothing, with the
+    whole TTL; with Redis the local tier keeps entries ≤ 5 s, as a missed pub/sub message
+    must not leave a replica stale for long)."""
+    if redis_cache is None:
+        return TieredCache(InProcessCache(ttl=settings.cache_ttl_seconds), NoCache(), stats=stats)
     return TieredCache(
         InProcessCache(ttl=min(settings.cache_ttl_seconds, 5.0)),
-        RedisCache(
-            settings.redis_url,
-            timeout=settings.redis_timeout_seconds,
-            backoff_seconds=settings.redis_backoff_seconds,
-        ),
+        redis_cache,
         l2_ttl=settings.cache_ttl_seconds,
+        stats=stats,
     )
 
 
@@ -92,8 +106,12 @@ class CapabilityIndex:
             catalog = load_catalog(settings.catalog_path) if settings.demo_catalog else _EMPTY
         self.catalog = catalog
         self.store = store or make_store(settings)
-        self.embedder = embedder or SentenceTransformerEmbedder.from_settings(settings)
-        self.cache = cache = make_cache(settings)
+        self.stats = CacheStats()
+        self._redis = make_redis_cache(settings)
+        self.cache = cache = make_cache(settings, self._redis, self.stats)
+        self.embedder = embedder or SentenceTransformerEmbedder.from_settings(
+            settings, shared=self._shared_vectors(), stats=self.stats
+        )
         self._owned_store: SyncConnections | None = None
         if connections is None:
             connections = self._owned_store = SyncConnections.migrated(
@@ -121,7 +139,7 @@ class CapabilityIndex:
             self.bus.start()
         self._lock = threading.Lock()
         self._view: _LiveView | None = None
-        self.snapshots = SnapshotCache(self.store)
+        self.snapshots = SnapshotCache(self.store, stats=self.stats)
         self.retriever = Retriever(
             self.store,
             self.embedder,
@@ -131,6 +149,19 @@ class CapabilityIndex:
             overrides=bundled_overrides(),
             priors=self._load_priors(),
         )
+
+    def _shared_vectors(self) -> SharedQueryVectors | None:
+        if self._redis is None:
+            return None
+        return SharedQueryVectors(
+            self._redis,
+            self.settings.embedding_model or "bundled:all-MiniLM-L6-v2",
+            ttl=self.settings.query_vector_ttl_seconds,
+        )
+
+    def cache_counts(self) -> dict[str, KindCounts]:
+        """Hits and misses per kind of cached value in this process since it started."""
+        return self.stats.counts()
 
     def _load_priors(self) -> dict[str, float]:
         path = self.settings.data_dir / "usage.json"
@@ -280,16 +311,13 @@ class CapabilityIndex:
     def _forget_locally(self, message: str) -> None:
         """Another replica (or this one) invalidated a workspace's connection state, or the
         listener lost Redis for a while (``EVERYTHING``): drop it from this process's tier."""
-        tiered = self.cache if isinstance(self.cache, TieredCache) else None
         if message == EVERYTHING:
-            if tiered is not None:
-                tiered.invalidate_local()
+            self.cache.invalidate_local()
             self.connections.forget_known()
         elif message.startswith("conn:"):
             workspace = message.removeprefix("conn:")
-            if tiered is not None:
-                for where in self.connections.namespaces(workspace):
-                    tiered.invalidate_local(where)
+            for where in self.connections.namespaces(workspace):
+                self.cache.invalidate_local(where)
             self.connections.forget_known(workspace)
 
     def connect_link(self, toolkit: str, workspace_id: str, user_id: str | None) -> str | None:
@@ -355,6 +383,8 @@ class CapabilityIndex:
         if self.bus is not None:
             self.bus.close()
         self.connections.close()
+        if self._redis is not None:
+            self._redis.close()
         if self._owned_store is not None:
             self._owned_store.close()
         self.store.close()

@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from lucy.capability_index.cache_stats import CacheStats
 from lucy.capability_index.store import VectorStore
 from lucy.models import point_id
 
@@ -32,10 +33,17 @@ class IndexSnapshot:
 
 
 class SnapshotCache:
-    """One snapshot per version, loaded once (a scroll of the collection), the newest kept."""
+    """One snapshot per version, loaded once (a scroll of the collection), the newest kept.
 
-    def __init__(self, store: VectorStore, *, keep: int = 2) -> None:
+    This is the ``tools`` kind of cache: its key is the index version (a version's collection
+    never changes, so nothing invalidates it); a lookup is an ``l1`` hit, or a ``miss`` that
+    read the version's schemas from the vector store."""
+
+    def __init__(
+        self, store: VectorStore, *, keep: int = 2, stats: CacheStats | None = None
+    ) -> None:
         self._store = store
+        self.stats = stats or CacheStats()
         self._keep = keep
         self._snapshots: dict[str, IndexSnapshot] = {}
         self._lock = threading.Lock()
@@ -43,9 +51,11 @@ class SnapshotCache:
     def get(self, version: str) -> IndexSnapshot:
         snapshot = self._snapshots.get(version)
         if snapshot is not None:
+            self.stats.record("tools", "l1")
             return snapshot
         with self._lock:
             snapshot = self._snapshots.get(version)
+            self.stats.record("tools", "l1" if snapshot else "miss")
             if snapshot is None:
                 snapshot = IndexSnapshot.of(version, self._store.payloads(version))
                 self._snapshots[version] = snapshot

@@ -73,6 +73,8 @@ class ToolIndex(Protocol):
 
     def connect_link(self, toolkit: str, workspace_id: str, user_id: str | None) -> str | None: ...
 
+    def invalidate_connections(self, workspace_id: str) -> None: ...
+
 
 class Executor(Protocol):
     async def run(
@@ -326,6 +328,10 @@ class _Run:
         t0 = time.perf_counter()
         result = await self.p.executor.run(spec, arguments, context, call_id=call_id)
         self.trace.timings.tools_ms += (time.perf_counter() - t0) * 1000
+        if result.error is not None and result.error.kind is ToolErrorKind.AUTH:
+            # the provider refused the credentials: what Lucy holds of the workspace's
+            # connections may be stale (an auth event that never came), so read it afresh
+            await asyncio.to_thread(self.p.index.invalidate_connections, self.workspace_id)
         return result
 
     def _answer_call(

@@ -1,5 +1,5 @@
-"""Shipped test doubles: a scripted OpenAI-compatible server, a Composio API double, and a
-loopback server runner for any ASGI app."""
+"""Shipped test doubles: a scripted OpenAI-compatible server, a Composio API double, a
+loopback server runner for any ASGI app, and a redis-server of one's own to stop and pause."""
 
 from lucy.testing.composio_double import ComposioDouble, ExecuteCall, ToolFailed
 from lucy.testing.llm_double import (
@@ -14,6 +14,7 @@ from lucy.testing.llm_double import (
     Turn,
 )
 from lucy.testing.loopback import LoopbackServer
+from lucy.testing.redis_server import OwnRedis
 
 __all__ = [
     "Call",
@@ -22,6 +23,7 @@ __all__ = [
     "ExecuteCall",
     "Fail",
     "LoopbackServer",
+    "OwnRedis",
     "Repeat",
     "ScriptedLLM",
     "Slow",
