@@ -125,6 +125,9 @@ class JobSettings(BaseModel):
     retention_seconds: float = Field(
         3600.0, gt=0, description="Seconds between runs of the trace retention job."
     )
+    usage_rollup_seconds: float = Field(
+        600.0, gt=0, description="Seconds between roll-ups of tool usage into the index."
+    )
     lock_ttl_seconds: float = Field(
         900.0, gt=0, description="A job's lock expires after this (a stalled runner loses it)."
     )
@@ -181,7 +184,13 @@ class Settings(BaseSettings):
     qdrant_api_key: SecretStr | None = None
     collection_prefix: str = Field("lucy_tools", pattern=r"^[a-z][a-z0-9_]{0,40}$")
     redis_url: str | None = Field(None, description="Redis URL; unset = in-process cache only.")
-    cache_ttl_seconds: float = Field(30.0, gt=0)
+    cache_ttl_seconds: float = Field(
+        900.0,
+        gt=0,
+        description="How long a workspace's connection state stays cached. A backstop: auth "
+        "events drop it at once, a provider's auth error drops it, and a reply asking to "
+        "connect a toolkit checks the source first.",
+    )
     redis_timeout_seconds: float = Field(0.05, gt=0, description="Redis fails open past this.")
     redis_backoff_seconds: float = Field(
         1.0, ge=0, description="After a Redis error, the cache leaves Redis alone this long."

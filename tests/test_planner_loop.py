@@ -376,3 +376,23 @@ def test_a_refused_credential_makes_the_workspaces_connections_read_afresh(
         result, _ = ask(spy, llm, WEEK_QUESTION, inner=Refusing())  # type: ignore[arg-type]
     assert result.trace.errors[0].kind is ToolErrorKind.AUTH
     assert spy.forgotten == ["demo"]
+
+
+def test_a_connection_the_cache_missed_is_found_before_asking_to_connect(
+    demo_index: CapabilityIndex,
+) -> None:
+    """Linear was connected behind the cache's back (its auth event never came): the planner
+    checks the source before replying "connect Linear", and runs the request instead."""
+    workspace = "ws-planner-missed-event"
+    demo_index.connect(workspace, ["slack"])
+    assert "linear" not in demo_index.connected(workspace)  # cached now
+    demo_index.connections.local._inner.connect(workspace, ["linear"])  # the store alone
+    assert "linear" not in demo_index.connected(workspace)  # the cache has not heard
+    turns = [ToolCalls([Call("LINEAR_CREATE_ISSUE", {"title": "login crash"})]), Text("Filed.")]
+    with ScriptedLLM(turns) as llm:
+        result, _ = ask(
+            demo_index, llm, "open a bug in linear for the login crash", workspace_id=workspace
+        )
+    assert not result.flags.connection_required
+    assert llm.requests  # the model was asked: the request went on
+    assert "linear" in demo_index.connected(workspace)

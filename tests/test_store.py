@@ -25,6 +25,7 @@ from lucy.models import TraceRecord, TraceToolCall
 from lucy.store import (
     Database,
     SyncConnections,
+    UsageRecorder,
     async_url,
     current_revision,
     database_url,
@@ -404,6 +405,34 @@ def test_usage_counts_every_call_and_keeps_the_latest_time(url: str) -> None:
     on_db(url, scenario)
 
 
+def test_each_executed_call_of_a_trace_is_counted(url: str) -> None:
+    record = TraceRecord(
+        ts="2026-01-01T00:00:00+00:00",
+        request_id="r1",
+        workspace_id="T1",
+        query="file a bug",
+        tool_calls=[
+            TraceToolCall(
+                slug="LINEAR_CREATE_ISSUE", ok=False, error_kind="provider_error", stage=1
+            ),
+            TraceToolCall(slug="LINEAR_CREATE_ISSUE", ok=True, stage=1),
+            TraceToolCall(slug="SLACK_SEND_MESSAGE", ok=True, stage=2),
+        ],
+        final_text_ok=True,
+    )
+
+    async def scenario(db: Database) -> None:
+        await UsageRecorder(db.usage).append(record)
+        stats = await db.usage.stats()
+        assert (stats["LINEAR_CREATE_ISSUE"].calls, stats["LINEAR_CREATE_ISSUE"].successes) == (
+            2,
+            1,
+        )
+        assert stats["SLACK_SEND_MESSAGE"].successes == 1
+
+    on_db(url, scenario)
+
+
 # ---------------------------------------------------------------- job runs
 
 
@@ -628,6 +657,7 @@ def test_public_surface() -> None:
         "SyncConnections",
         "TraceRecords",
         "UsageCounts",
+        "UsageRecorder",
         "UsageStats",
         "async_url",
         "check_id",

@@ -77,3 +77,33 @@ def test_same_versions_fetch_and_payloads(stores, small_catalog: Catalog) -> Non
     for store in stores.values():
         assert len(store.payloads(store.live() or "")) == len(small_catalog.tools)
         assert store.collections() == [store.live()]
+
+
+def test_set_payload_adds_fields_and_skips_unknown_ids(
+    tmp_path, embedder, small_catalog: Catalog
+) -> None:
+    """Both stores: the named fields change, the rest of the payload and the vectors do not."""
+    from qdrant_client import QdrantClient
+
+    from lucy.capability_index.build import build_index
+    from lucy.capability_index.edge_store import EdgeStore
+    from lucy.capability_index.server_store import ServerStore
+
+    tools = small_catalog.tools[:3]
+    tiny = Catalog(tools=tools, toolkits=small_catalog.toolkits)
+    for store in (EdgeStore(tmp_path / "edge"), ServerStore(QdrantClient(":memory:"), prefix="t")):
+        build_index(store, embedder, tiny, prefix="t")
+        live = store.live()
+        first, second = tools[0].point_id, tools[1].point_id
+        before = {p.id: p for p in store.fetch(live, [first, second])}
+        unknown = "00000000-0000-0000-0000-000000000000"
+        store.set_payload(live, {first: {"usage": {"calls": 3, "successes": 2}}, unknown: {"x": 1}})
+        after = {p.id: p for p in store.fetch(live, [first, second])}
+        assert after[first].payload == {
+            **before[first].payload,
+            "usage": {"calls": 3, "successes": 2},
+        }
+        assert after[first].dense == before[first].dense
+        assert after[second].payload == before[second].payload
+        assert store.fetch(live, [unknown]) == []
+        store.close()

@@ -26,13 +26,13 @@ from lucy.errors import (
 )
 from lucy.jobs.lock import RedisLocks, job_locks
 from lucy.jobs.pending import pending_refreshes
-from lucy.jobs.runner import JobContext, RunLog, TraceRetention
+from lucy.jobs.runner import RunLog, job_context
 from lucy.jobs.scheduler import start_scheduler
 from lucy.planner.service import Responder
 from lucy.providers.configured import ProviderSet, providers_from_settings
 from lucy.providers.executor import ToolExecutor
 from lucy.settings import Settings
-from lucy.store import Database, database_url, upgrade
+from lucy.store import Database, UsageRecorder, database_url, upgrade
 
 _STATUS: list[tuple[type[LucyError], int]] = [
     (UnknownToolError, 404),
@@ -73,20 +73,22 @@ def create_app(
             app.state.responder = responder(app.state.index)
         elif settings.llm_configured:
             app.state.responder = Responder.from_settings(
-                settings, app.state.index, executor=app.state.executor, traces=[database.traces]
+                settings,
+                app.state.index,
+                executor=app.state.executor,
+                traces=[database.traces, UsageRecorder(database.usage)],
             )
         else:
             app.state.responder = None
         scheduler, locks = None, None
         if settings.jobs.in_api:
             locks = job_locks(settings)
-            context = JobContext(
+            context = job_context(
                 app.state.index,
-                app.state.providers.sources,
+                app.state.providers,
                 app.state.pending_refreshes,
-                changed=app.state.providers.changed_toolkits,
-                history=database.jobs,
-                traces=TraceRetention(database.traces, settings.trace_retention_days),
+                database,
+                settings,
             )
             scheduler = start_scheduler(context, locks, app.state.runs, settings.jobs)
         try:

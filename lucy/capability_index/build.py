@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -62,6 +63,7 @@ def build_index(
     previous = store.live()
     texts = [render_document(t, catalog.toolkits[t.toolkit].name) for t in tools]
     reusable: dict[str, list[float]] = {}
+    usage: dict[str, dict[str, Any]] = {}  # a tool's usage figures outlive its versions
     if previous is not None:
         hashes = {t.point_id: t.content_hash for t in tools}
         recipe = ("content_hash", "embedder", "document_format")
@@ -69,6 +71,8 @@ def build_index(
             made_with = [point.payload.get(field) for field in recipe]
             if made_with == [hashes.get(point.id), embedder.model_id, DOCUMENT_FORMAT]:
                 reusable[point.id] = list(point.dense)
+            if "usage" in point.payload:
+                usage[point.id] = point.payload["usage"]
     todo = [i for i, t in enumerate(tools) if t.point_id not in reusable]
     dense: dict[int, list[float]] = {
         i: reusable[t.point_id] for i, t in enumerate(tools) if t.point_id in reusable
@@ -91,7 +95,10 @@ def build_index(
             dense=dense[i],
             sparse=sparse.encode_document(texts[i]),
             payload=to_payload(
-                t, embedder_id=embedder.model_id, toolkit_name=catalog.toolkits[t.toolkit].name
+                t,
+                embedder_id=embedder.model_id,
+                toolkit_name=catalog.toolkits[t.toolkit].name,
+                usage=usage.get(t.point_id),
             ),
         )
         for i, t in enumerate(tools)

@@ -58,10 +58,15 @@ def document_views(spec: ToolSpec, toolkit_name: str | None = None) -> tuple[str
 
 
 def to_payload(
-    spec: ToolSpec, *, embedder_id: str, toolkit_name: str | None = None
+    spec: ToolSpec,
+    *,
+    embedder_id: str,
+    toolkit_name: str | None = None,
+    usage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything needed to answer a request without the catalog; flags as 0/1 integers."""
-    return {
+    """Everything needed to answer a request without the catalog; flags as 0/1 integers.
+    ``usage`` (calls, successes), when the tool has been used, feeds its usage prior."""
+    payload = {
         "slug": spec.slug,
         "toolkit": spec.toolkit,
         "toolkit_name": toolkit_name or spec.toolkit,
@@ -79,6 +84,9 @@ def to_payload(
         "embedder": embedder_id,
         "document_format": DOCUMENT_FORMAT,
     }
+    if usage is not None:
+        payload["usage"] = usage
+    return payload
 
 
 def from_payload(payload: dict[str, Any]) -> ToolSpec:

@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,14 @@ class EdgeStore:
             )
             for r in records
         ]
+
+    def set_payload(self, name: str, updates: Mapping[str, dict[str, Any]]) -> None:
+        shard = self._shard(name)
+        known = {str(r.id) for r in shard.retrieve(list(updates), False, False)}
+        for point_id, fields in updates.items():
+            if point_id in known:  # the engine refuses an unknown id
+                shard.update(E.UpdateOperation.set_payload([point_id], fields))
+        shard.flush()
 
     def payloads(self, name: str) -> list[dict[str, Any]]:
         shard = self._shard(name)

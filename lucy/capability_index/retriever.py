@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from lucy.capability_index.embedder import Embedder
 from lucy.capability_index.intents import embedded_texts, model_inputs, split_intents
@@ -18,7 +17,7 @@ from lucy.capability_index.ranking import (
     missing_toolkits,
     rescore,
 )
-from lucy.capability_index.snapshot import SnapshotCache
+from lucy.capability_index.snapshot import IndexSnapshot, SnapshotCache
 from lucy.capability_index.sparse import SparseEncoder
 from lucy.capability_index.store import SearchHits, SparseVec, ToolkitFilter, VectorStore
 from lucy.capability_index.tags import IntentOverrides, RequestIntent, analyse_request
@@ -60,7 +59,6 @@ class Retriever:
         snapshots: SnapshotCache,
         weights: RetrievalWeights,
         overrides: IntentOverrides,
-        priors: Mapping[str, float] | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
@@ -69,13 +67,11 @@ class Retriever:
         self._snapshots = snapshots
         self._weights = weights
         self._overrides = overrides
-        self._priors = priors or {}
 
     def retrieve(self, query: str, scope: RetrievalScope, k: int) -> RetrievalResult:
         started = time.perf_counter()
         collection = self._live()
         snapshot = self._snapshots.get(collection)
-        payloads = snapshot.by_id
         names = snapshot.toolkit_names  # every toolkit of the version, with its display name
         parts = split_intents(query, self._weights.max_intents)
         clock = _Clock()
@@ -94,9 +90,7 @@ class Retriever:
                 if template and i == 0
                 else _DenseQuery(vectors[i], None)
             )
-            ranking, found, intent = self._rank(
-                collection, payloads, names.keys(), text, dense, scope, clock
-            )
+            ranking, found, intent = self._rank(collection, snapshot, text, dense, scope, clock)
             rankings.append(ranking)
             asks.append(intent.asks_action)
             for m in found:
@@ -142,8 +136,7 @@ class Retriever:
     def _rank(
         self,
         collection: str,
-        payloads: Mapping[str, dict[str, Any]],
-        toolkits: Iterable[str],
+        snapshot: IndexSnapshot,
         part: str,
         dense: _DenseQuery,
         scope: RetrievalScope,
@@ -152,6 +145,7 @@ class Retriever:
         """One intent: the ranked allowed tools, the unconnected toolkits that fit, and what
         the text asks for."""
         t0 = time.perf_counter()
+        payloads, priors = snapshot.by_id, snapshot.priors
         sparse = self._sparse.encode_query(part)
         intent = analyse_request(part, self._overrides)
         t1 = time.perf_counter()
@@ -166,7 +160,7 @@ class Retriever:
             else None
         )
         others = None
-        if scope.connected is not None and not scope.connected.issuperset(toolkits):
+        if scope.connected is not None and not scope.connected.issuperset(snapshot.toolkit_names):
             others = dense.search(
                 self._store,
                 collection,
@@ -187,14 +181,14 @@ class Retriever:
                     named_hits.similarity,
                 ),
             )
-        ranking = rescore(fused, intent, self._weights, self._priors)
+        ranking = rescore(fused, intent, self._weights, priors)
         found: list[MissingToolkit] = []
         if others is not None:
             unconnected = rescore(
                 fuse(others.dense, others.sparse, self._weights, payloads, others.similarity),
                 intent,
                 self._weights,
-                self._priors,
+                priors,
             )
             best = ranking[0].score if ranking else None
             found = missing_toolkits(unconnected, best, intent, self._weights)

@@ -7,7 +7,7 @@ in one ``update_collection_aliases`` call, so readers never see a half-built ind
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from qdrant_client import QdrantClient, models
@@ -92,6 +92,16 @@ class ServerStore:
                 )
             )
         return out
+
+    def set_payload(self, name: str, updates: Mapping[str, dict[str, Any]]) -> None:
+        known = {str(r.id) for r in self._client.retrieve(name, ids=list(updates))}
+        operations = [
+            models.SetPayloadOperation(set_payload=models.SetPayload(payload=f, points=[i]))
+            for i, f in updates.items()
+            if i in known
+        ]
+        for start in range(0, len(operations), _BATCH):
+            self._client.batch_update_points(name, operations[start : start + _BATCH], wait=True)
 
     def payloads(self, name: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from lucy.capability_index.build import BuildReport, Progress, build_index
 from lucy.capability_index.cache import InProcessCache, NoCache, RedisCache, TieredCache
@@ -22,7 +21,6 @@ from lucy.capability_index.provider_connections import (
     ConnectionReader,
     RoutedConnections,
 )
-from lucy.capability_index.ranking import usage_priors
 from lucy.capability_index.retriever import RetrievalScope, Retriever
 from lucy.capability_index.shared_vectors import SharedQueryVectors
 from lucy.capability_index.snapshot import SnapshotCache
@@ -30,11 +28,24 @@ from lucy.capability_index.sources import catalog_listing, merge_listings
 from lucy.capability_index.store import VectorStore
 from lucy.capability_index.tags import bundled_overrides
 from lucy.errors import IndexNotReadyError, InvalidRequestError, UnknownToolError
-from lucy.models import RetrievalResult, SourceListing, ToolkitInfo, ToolSpec
+from lucy.models import RetrievalResult, SourceListing, ToolkitInfo, ToolSpec, point_id
 from lucy.settings import Settings
 from lucy.store import SyncConnections, check_id, database_url
 
 _LIVE_TTL = 2.0  # seconds a replica trusts its idea of the live version
+_TOOLS = "tools:"  # an invalidation message prefix: a version's payloads changed
+
+
+class ToolUsage(Protocol):
+    """One tool's usage counters (``lucy.store.UsageStats`` fits)."""
+
+    @property
+    def calls(self) -> int: ...
+
+    @property
+    def successes(self) -> int: ...
+
+
 _EMPTY = Catalog(tools=(), toolkits={})
 
 
@@ -147,7 +158,6 @@ class CapabilityIndex:
             snapshots=self.snapshots,
             weights=settings.retrieval,
             overrides=bundled_overrides(),
-            priors=self._load_priors(),
         )
 
     def _shared_vectors(self) -> SharedQueryVectors | None:
@@ -162,12 +172,6 @@ class CapabilityIndex:
     def cache_counts(self) -> dict[str, KindCounts]:
         """Hits and misses per kind of cached value in this process since it started."""
         return self.stats.counts()
-
-    def _load_priors(self) -> dict[str, float]:
-        path = self.settings.data_dir / "usage.json"
-        if not path.exists():
-            return {}
-        return usage_priors(json.loads(path.read_text()).get("counts", {}))
 
     # -- versions -------------------------------------------------------------------------
 
@@ -314,6 +318,9 @@ class CapabilityIndex:
         if message == EVERYTHING:
             self.cache.invalidate_local()
             self.connections.forget_known()
+            self.snapshots.forget()
+        elif message.startswith(_TOOLS):
+            self.snapshots.forget(message.removeprefix(_TOOLS))
         elif message.startswith("conn:"):
             workspace = message.removeprefix("conn:")
             for where in self.connections.namespaces(workspace):
@@ -357,6 +364,28 @@ class CapabilityIndex:
             for provider, specs in tools.items()
             if specs
         ]
+
+    def apply_usage(self, stats: Mapping[str, ToolUsage]) -> int:
+        """Write each tool's calls and successes into the live version's payloads (the
+        retriever's usage prior reads them) and have every replica read that version again.
+        Tools the live version lacks are skipped; returns how many payloads changed."""
+        try:
+            live = self.live_version()
+        except IndexNotReadyError:
+            return 0
+        snapshot = self.snapshots.get(live)
+        updates: dict[str, dict[str, Any]] = {}
+        for slug, figures in stats.items():
+            payload = snapshot.by_slug.get(slug)
+            usage = {"calls": figures.calls, "successes": figures.successes}
+            if payload is not None and payload.get("usage") != usage:
+                updates[point_id(payload["provider"], slug)] = {"usage": usage}
+        if updates:
+            self.store.set_payload(live, updates)
+            self.snapshots.forget(live)
+            if self.bus is not None:
+                self.bus.publish(_TOOLS + live)
+        return len(updates)
 
     def toolkit_owners(self) -> Mapping[str, str]:
         """Each toolkit of the live index, with the provider that owns it."""

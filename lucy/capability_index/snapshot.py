@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lucy.capability_index.cache_stats import CacheStats
+from lucy.capability_index.ranking import usage_priors
 from lucy.capability_index.store import VectorStore
 from lucy.models import point_id
 
@@ -20,15 +21,20 @@ class IndexSnapshot:
     """Every toolkit of the version, with its display name."""
     toolkit_providers: dict[str, str]
     """The provider that owns each toolkit (its connection state is that provider's)."""
+    priors: dict[str, float]
+    """Each used tool's usage prior in [0, 1], from the successful calls the usage roll-up
+    wrote into its payload."""
 
     @classmethod
     def of(cls, version: str, payloads: list[dict[str, Any]]) -> IndexSnapshot:
+        successes = {p["slug"]: int(p["usage"]["successes"]) for p in payloads if "usage" in p}
         return cls(
             version=version,
             by_id={point_id(p["provider"], p["slug"]): p for p in payloads},
             by_slug={p["slug"]: p for p in payloads},
             toolkit_names={p["toolkit"]: p.get("toolkit_name", p["toolkit"]) for p in payloads},
             toolkit_providers={p["toolkit"]: p["provider"] for p in payloads},
+            priors=usage_priors(successes),
         )
 
 
@@ -62,3 +68,12 @@ class SnapshotCache:
                 for old in list(self._snapshots)[: -self._keep]:
                     del self._snapshots[old]
         return snapshot
+
+    def forget(self, version: str | None = None) -> None:
+        """Drop ``version`` (None: every version): its payloads changed (a usage roll-up), so
+        the next lookup reads them again."""
+        with self._lock:
+            if version is None:
+                self._snapshots.clear()
+            else:
+                self._snapshots.pop(version, None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -81,6 +81,10 @@ class VectorStore(Protocol):
 
     def payloads(self, name: str) -> list[dict[str, Any]]:
         """Every point's payload."""
+
+    def set_payload(self, name: str, updates: Mapping[str, dict[str, Any]]) -> None:
+        """Set these fields on these points (by id), leaving their other fields and their
+        vectors as they are; unknown ids are skipped."""
 
     def search(
         self,

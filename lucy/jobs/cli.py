@@ -99,7 +99,7 @@ async def _opened() -> AsyncIterator[_Context]:
     from lucy.capability_index.service import CapabilityIndex
     from lucy.jobs.lock import RedisLocks, job_locks
     from lucy.jobs.pending import pending_refreshes
-    from lucy.jobs.runner import JobContext, TraceRetention
+    from lucy.jobs.runner import job_context
     from lucy.providers.configured import providers_from_settings
     from lucy.store import Database, database_url
 
@@ -108,14 +108,7 @@ async def _opened() -> AsyncIterator[_Context]:
         index = CapabilityIndex(settings, readers=providers.readers)  # migrates the database
         database = await Database.open(database_url(settings.database_url, settings.data_dir))
         locks = job_locks(settings)
-        job = JobContext(
-            index,
-            providers.sources,
-            pending_refreshes(settings),
-            changed=providers.changed_toolkits,
-            history=database.jobs,
-            traces=TraceRetention(database.traces, settings.trace_retention_days),
-        )
+        job = job_context(index, providers, pending_refreshes(settings), database, settings)
         try:
             yield _Context(settings, job, locks)
         finally:

@@ -11,25 +11,31 @@ job                       what it does
 ``refresh_pending``       refreshes only the toolkits sync events or MCP
                           ``tools/list_changed`` marked (nothing to do: no build)
 ``traces_retention``      deletes trace records older than ``LUCY_TRACE_RETENTION_DAYS``
+``usage_rollup``          writes each tool's calls and successes (from the database) into
+                          the live version's payloads: the retriever's usage prior
 ========================= ========================================================
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from lucy.capability_index.service import CapabilityIndex
+from lucy.capability_index.service import CapabilityIndex, ToolUsage
 from lucy.capability_index.sources import ListingSource
 from lucy.errors import InvalidRequestError
 from lucy.jobs.lock import Lease, Locks
 from lucy.jobs.pending import Pending
 from lucy.jobs.refresh import refresh_index
+from lucy.providers.configured import ProviderSet
+from lucy.settings import Settings
+from lucy.store import Database
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,27 @@ class JobContext:
     """Where runs are recorded durably (the database's job runs); None: this process only."""
     traces: TraceRetention | None = None
     """The stored trace records and how long they are kept."""
+    usage: UsageSource | None = None
+    """Per-tool call counts (the database's); None: the roll-up has nothing to do."""
+
+
+def job_context(
+    index: CapabilityIndex,
+    providers: ProviderSet,
+    pending: Pending,
+    database: Database,
+    settings: Settings,
+) -> JobContext:
+    """The context the API's scheduler, ``lucy worker`` and ``lucy jobs run`` give jobs."""
+    return JobContext(
+        index,
+        providers.sources,
+        pending,
+        changed=providers.changed_toolkits,
+        history=database.jobs,
+        traces=TraceRetention(database.traces, settings.trace_retention_days),
+        usage=database.usage,
+    )
 
 
 @dataclass(frozen=True)
@@ -57,6 +84,12 @@ class PrunableTraces(Protocol):
     """``lucy.store.TraceRecords`` as the retention job uses it."""
 
     async def prune(self, older_than_days: float) -> int: ...
+
+
+class UsageSource(Protocol):
+    """``lucy.store.UsageCounts`` as the roll-up uses it."""
+
+    async def stats(self) -> Mapping[str, ToolUsage]: ...
 
 
 class JobHistory(Protocol):
@@ -97,10 +130,20 @@ async def traces_retention(ctx: JobContext, lease: Lease) -> Counts:
     return {"deleted": await ctx.traces.records.prune(ctx.traces.days)}
 
 
+async def usage_rollup(ctx: JobContext, lease: Lease) -> Counts:
+    if ctx.usage is None:
+        return {"tools": 0, "updated": 0}
+    stats = await ctx.usage.stats()
+    lease.check()
+    updated = await asyncio.to_thread(ctx.index.apply_usage, stats)
+    return {"tools": len(stats), "updated": updated}
+
+
 JOBS: dict[str, Job] = {
     "refresh": refresh,
     "refresh_pending": refresh_pending,
     "traces_retention": traces_retention,
+    "usage_rollup": usage_rollup,
 }
 
 

@@ -19,6 +19,7 @@ def intervals(settings: JobSettings) -> dict[str, float]:
         "refresh": settings.refresh_seconds,
         "refresh_pending": settings.refresh_pending_seconds,
         "traces_retention": settings.retention_seconds,
+        "usage_rollup": settings.usage_rollup_seconds,
     }
 
 

@@ -148,10 +148,16 @@ class _Run:
 
     async def execute(self) -> RespondResult:
         first = await self._retrieve(self.query, self.s.k1)
+        needed = needs_connection(first, self.s.stage2_min_similarity)
+        if needed:
+            # a cached "not connected" may be an auth event that never came: before telling
+            # someone to connect a toolkit, ask the source again
+            await asyncio.to_thread(self.p.index.invalidate_connections, self.workspace_id)
+            first = await self._retrieve(self.query, self.s.k1, record=False)
+            needed = needs_connection(first, self.s.stage2_min_similarity)
         self.trace.index_version = first.index_version
         connected = await asyncio.to_thread(self.p.index.connected, self.workspace_id, self.user_id)
         self.offer = Offer(connected, self.s.max_offered_tools)
-        needed = needs_connection(first, self.s.stage2_min_similarity)
         if needed:
             self.flags.connection_required = True
             text = connection_required(needed, self.workspace_id, await self._links(needed))

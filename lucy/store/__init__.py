@@ -19,7 +19,7 @@ from lucy.store.migrate import current_revision, head_revision, upgrade
 from lucy.store.sync import SyncConnections
 from lucy.store.traces import TraceRecords
 from lucy.store.urls import async_url, database_url
-from lucy.store.usage import UsageCounts, UsageStats
+from lucy.store.usage import UsageCounts, UsageRecorder, UsageStats
 
 __all__ = [
     "DEMO_WORKSPACE",
@@ -31,6 +31,7 @@ __all__ = [
     "SyncConnections",
     "TraceRecords",
     "UsageCounts",
+    "UsageRecorder",
     "UsageStats",
     "async_url",
     "check_id",

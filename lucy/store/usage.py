@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import case, select
 
+from lucy.models import TraceRecord
 from lucy.store.engine import StoreEngine
 from lucy.store.schema import ToolUsage
 
@@ -67,3 +68,15 @@ class UsageCounts:
             slug: UsageStats(calls, successes, failures, last_used)
             for slug, calls, successes, failures, last_used in rows
         }
+
+
+class UsageRecorder:
+    """A trace sink that counts each executed tool call of a request in ``UsageCounts`` (the
+    usage roll-up job carries the counts into the index)."""
+
+    def __init__(self, usage: UsageCounts) -> None:
+        self._usage = usage
+
+    async def append(self, record: TraceRecord) -> None:
+        for call in record.tool_calls:
+            await self._usage.record_call(call.slug, call.ok)
