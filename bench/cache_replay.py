@@ -79,21 +79,26 @@ class SimulatedProvider:
         self.reads = 0
 
     def connected_toolkits(self, workspace_id: str, user_id: str | None) -> frozenset[str]:
+        found = self.own_toolkits(workspace_id, None)
+        return found if user_id is None else found | self.own_toolkits(workspace_id, user_id)
+
+    def own_toolkits(self, workspace_id: str, user_id: str | None) -> frozenset[str]:
         time.sleep(self._latency)
         with self._lock:
             self.reads += 1
-            own = self._state.setdefault((workspace_id, None), self._pick(3, 12))
-            mine = self._state.setdefault((workspace_id, user_id), self._pick(0, 3))
-            return frozenset(own | (mine if user_id else set()))
+            low, high = (3, 12) if user_id is None else (0, 3)
+            return frozenset(self._state.setdefault((workspace_id, user_id), self._pick(low, high)))
 
     def connect_link(self, toolkit: str, workspace_id: str, user_id: str | None) -> str | None:
         return None
 
-    def flip(self, workspace_id: str) -> tuple[str, str]:
-        """Connect or disconnect one toolkit of ``workspace_id``: (toolkit, change)."""
+    def flip(self, workspace_id: str, user_id: str | None) -> tuple[str, str]:
+        """Connect or disconnect one toolkit of the workspace's, or of the user's own:
+        (toolkit, change)."""
         toolkit = self._rng.choice(self._toolkits)
+        low, high = (3, 12) if user_id is None else (0, 3)
         with self._lock:
-            own = self._state.setdefault((workspace_id, None), self._pick(3, 12))
+            own = self._state.setdefault((workspace_id, user_id), self._pick(low, high))
             if toolkit in own:
                 own.discard(toolkit)
                 return toolkit, "removed"
@@ -109,9 +114,10 @@ class SimulatedProvider:
 
 @dataclass
 class Workload:
-    """Workspaces with Zipf popularity (a few busy teams, a long tail), users with Zipf
-    popularity inside each, requests from a pool of Slack-assistant asks (half of them made new
-    with a detail), and an auth event every ``event_every`` requests on average."""
+    """Workspaces with Zipf popularity (a few busy teams, a long tail), 1-25 users with Zipf
+    popularity inside each (70% of requests name the user), requests from a pool of
+    Slack-assistant asks (half of them made new with a detail), and an auth event every
+    ``event_every`` requests on average (half of them a person's own connection)."""
 
     workspaces: int
     event_every: int
@@ -131,13 +137,20 @@ class Workload:
         (i,) = self.rng.choices(range(self.workspaces), weights=self._ws_weights)
         return self.workspace(i)
 
+    def pick_user(self, workspace: str) -> str:
+        users = self._users[workspace]
+        (u,) = self.rng.choices(range(users), weights=[1 / (r + 1) for r in range(users)])
+        return f"U{u:04d}"
+
+    def event_owner(self) -> tuple[str, str | None]:
+        """Whose connections an auth event changes: half the workspace's (an admin), half a
+        person's own (their mail, their calendar)."""
+        workspace = self.pick_workspace()
+        return workspace, self.pick_user(workspace) if self.rng.random() < 0.5 else None
+
     def request(self) -> dict[str, Any]:
         workspace = self.pick_workspace()
-        users = self._users[workspace]
-        user = None
-        if self.rng.random() < 0.7:
-            (u,) = self.rng.choices(range(users), weights=[1 / (r + 1) for r in range(users)])
-            user = f"U{u:04d}"
+        user = self.pick_user(workspace) if self.rng.random() < 0.7 else None
         query = self.rng.choice(QUERIES)
         if self.rng.random() < 0.5:
             query = f"{query} {self.rng.choice(_DETAILS).format(n=self.rng.randint(1, 9999))}"
@@ -260,12 +273,13 @@ class Replay:
         return phase
 
     def _auth_event(self, phase: Phase) -> None:
-        workspace = self.workload.pick_workspace()
-        toolkit, change = self.provider.flip(workspace)
+        workspace, user = self.workload.event_owner()
+        toolkit, change = self.provider.flip(workspace, user)
         body = json.dumps(
             {
                 "event_id": uuid.uuid4().hex,
                 "workspace_id": workspace,
+                "user_id": user,
                 "toolkit": toolkit,
                 "change": change,
             }

@@ -17,23 +17,29 @@ from lucy.capability_index.connections import CachedConnectionStore
 from lucy.testing.redis_server import OwnRedis
 
 WORKSPACES = st.sampled_from(["W1", "W2", "W3"])
+USERS = st.sampled_from([None, "U1", "U2"])
 TOOLKITS = st.frozensets(st.sampled_from(["github", "linear", "slack", "notion"]), max_size=3)
 
 
 class Store:
-    """The source of truth the cache sits in front of (the database's role)."""
+    """The source of truth the cache sits in front of (the database's role): each owner's
+    part, the workspace's (user None) and each user's own."""
 
     def __init__(self) -> None:
-        self.data: dict[str, frozenset[str]] = {}
+        self.data: dict[tuple[str, str | None], frozenset[str]] = {}
+
+    def own_toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
+        return self.data.get((workspace, user), frozenset())
 
     def toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
-        return self.data.get(workspace, frozenset())
+        found = self.own_toolkits(workspace)
+        return found if user is None else found | self.own_toolkits(workspace, user)
 
     def connect(self, workspace, toolkits, user=None) -> None:
-        self.data[workspace] = frozenset(toolkits)
+        self.data[(workspace, user)] = self.own_toolkits(workspace, user) | set(toolkits)
 
     def disconnect(self, workspace, toolkits, user=None) -> None:
-        self.data[workspace] = self.data.get(workspace, frozenset()) - set(toolkits)
+        self.data[(workspace, user)] = self.own_toolkits(workspace, user) - set(toolkits)
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +65,14 @@ def test_a_read_after_an_invalidation_is_never_stale(own_redis: OwnRedis) -> Non
             tiers = TieredCache(self.l1, self.l2, l2_ttl=30)
             self.cached = CachedConnectionStore(self.store, tiers, ttl=30)
 
-        @rule(workspace=WORKSPACES, toolkits=TOOLKITS)
-        def write(self, workspace: str, toolkits: frozenset[str]) -> None:
-            self.store.data[workspace] = toolkits
-            self.cached.invalidate(workspace)  # what connect / an auth event does
+        @rule(workspace=WORKSPACES, user=USERS, toolkits=TOOLKITS)
+        def write(self, workspace: str, user: str | None, toolkits: frozenset[str]) -> None:
+            self.store.data[(workspace, user)] = toolkits
+            self.cached.invalidate(workspace, user)  # what connect / an auth event does
 
-        @rule(workspace=WORKSPACES)
-        def read(self, workspace: str) -> None:
-            assert self.cached.toolkits(workspace) == self.store.toolkits(workspace)
+        @rule(workspace=WORKSPACES, user=USERS)
+        def read(self, workspace: str, user: str | None) -> None:
+            assert self.cached.toolkits(workspace, user) == self.store.toolkits(workspace, user)
 
         @rule()
         def in_process_tier_expires(self) -> None:

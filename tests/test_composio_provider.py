@@ -216,6 +216,10 @@ def test_only_active_accounts_count(double: ComposioDouble, provider: ComposioPr
     assert provider.connected_toolkits("W1", None) == {"linear"}
     assert provider.connected_toolkits("W1", "U1") == {"linear", "slack"}
     assert provider.connected_toolkits("W1", "U3") == {"linear"}
+    # each owner's part alone (the index caches them one by one)
+    assert provider.own_toolkits("W1", None) == {"linear"}
+    assert provider.own_toolkits("W1", "U1") == {"slack"}
+    assert provider.own_toolkits("W1", "U3") == frozenset()
 
 
 def test_connections_are_read_across_pages(

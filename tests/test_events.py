@@ -74,8 +74,11 @@ class SharedProvider:
         self.lock = threading.Lock()
 
     def connected_toolkits(self, workspace_id: str, user_id: str | None) -> frozenset[str]:
+        return self.own_toolkits(workspace_id, None)
+
+    def own_toolkits(self, workspace_id: str, user_id: str | None) -> frozenset[str]:
         with self.lock:
-            return self.connected.get(workspace_id, frozenset())
+            return frozenset() if user_id else self.connected.get(workspace_id, frozenset())
 
     def connect_link(self, toolkit: str, workspace_id: str, user_id: str | None) -> str | None:
         return None

@@ -366,6 +366,8 @@ def test_workspaces_gate_connected_toolkits(
     everyone = {"time", "everything", "everything_http", "growing"}
     assert provider.connected_toolkits(FS_WORKSPACE, None) == everyone | {"fs"}
     assert provider.connected_toolkits("T0OTHER", "U1") == everyone
+    assert provider.own_toolkits(FS_WORKSPACE, None) == everyone | {"fs"}
+    assert provider.own_toolkits(FS_WORKSPACE, "U1") == frozenset()  # a server is no one's own
     assert provider.connect_link("fs", "T0OTHER", None) is None
 
     listing_tool = tools_of(listing, "fs")["list_allowed_directories"]

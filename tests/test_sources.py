@@ -79,11 +79,16 @@ class CountingReader:
         self.gate.set()
 
     def connected_toolkits(self, workspace_id: str, user_id: str | None) -> frozenset[str]:
+        return self.own_toolkits(workspace_id, None)
+
+    def own_toolkits(self, workspace_id: str, user_id: str | None) -> frozenset[str]:
         self.calls += 1
         self.gate.wait(5)
         if self.fail:
             raise ConnectionError("provider down")
-        return self.state.get(workspace_id, frozenset())
+        return self.state.get(
+            workspace_id if user_id is None else f"{workspace_id}/{user_id}", frozenset()
+        )
 
     def connect_link(self, toolkit: str, workspace_id: str, user_id: str | None) -> str | None:
         return f"https://connect.example/{workspace_id}/{toolkit}"
@@ -184,3 +189,25 @@ def test_the_owner_gives_the_connect_link(tmp_path) -> None:
     assert owner is not None
     assert owner.reader.connect_link("github", "W1", None) == "https://connect.example/W1/github"
     assert conns.owner("notion") is None
+
+
+def test_each_owners_part_is_cached_and_dropped_on_its_own(tmp_path) -> None:
+    """A user's toolkits are the workspace's plus their own; dropping the workspace's part
+    leaves every user's own part cached, and the other way round."""
+    reader = CountingReader()
+    reader.state["W1"] = frozenset({"github"})
+    reader.state["W1/U1"] = frozenset({"linear"})
+    conns = routed(tmp_path, reader, ttl=30)
+    assert conns.toolkits("W1", "U1") == {"github", "linear"}
+    assert conns.toolkits("W1", "U2") == {"github"}
+    assert reader.calls == 3  # W1's part, U1's, U2's
+    reader.state["W1"] = frozenset({"slack"})
+    conns.invalidate("W1")  # the workspace's part only
+    assert conns.toolkits("W1", "U1") == {"slack", "linear"}
+    assert conns.toolkits("W1", "U2") == {"slack"}
+    assert reader.calls == 4  # the workspace's part again; both users' parts were cached
+    reader.state["W1/U1"] = frozenset()
+    conns.invalidate("W1", "U1")
+    assert conns.toolkits("W1", "U1") == {"slack"}
+    assert reader.calls == 5
+    conns.close()

@@ -43,10 +43,13 @@ class Flaky:
     def __init__(self) -> None:
         self.down = False
 
-    def toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
+    def own_toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
         if self.down:
             raise BackendUnavailableError("database is down", backend="database")
-        return frozenset({"github"})
+        return frozenset({"github"}) if user is None else frozenset()
+
+    def toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
+        return self.own_toolkits(workspace)
 
     def connect(self, workspace, toolkits, user=None) -> None: ...
 

@@ -98,7 +98,7 @@ async def auth_event(request: Request) -> EventReceipt:
     ledger: EventLedger = request.app.state.event_ledger
     if not await ledger.mark_seen(event.event_id, "auth"):
         return EventReceipt(event_id=event.event_id, applied=False)
-    await asyncio.to_thread(index.invalidate_connections, event.workspace_id)
+    await asyncio.to_thread(index.invalidate_connections, event.workspace_id, event.user_id)
     return EventReceipt(event_id=event.event_id, applied=True, invalidated=[event.workspace_id])
 
 

@@ -49,12 +49,14 @@ def build_index(
     prefix: str,
     progress: Progress | None = None,
     before_live: Callable[[], None] | None = None,
+    in_use: Callable[[], set[str] | None] | None = None,
 ) -> BuildReport:
     """Write ``catalog`` to a new collection, reusing the live embeddings of unchanged tools.
 
     The live pointer moves only after every point is written and sealed, and after
     ``before_live`` (a job's lock check) returned; on any failure the new collection is
-    dropped and the old one stays live.
+    dropped and the old one stays live. Then older versions are dropped, but the one before
+    and those ``in_use`` names (replicas still serving them; None from it keeps all).
     """
     started = time.perf_counter()
     tools = catalog.tools
@@ -116,7 +118,9 @@ def build_index(
         if isinstance(exc, Exception):
             raise IndexBuildError(f"build of {name} failed, {previous} stays live: {exc}") from exc
         raise
-    prune(store, keep={name, previous})
+    serving = set() if in_use is None else in_use()
+    if serving is not None:
+        prune(store, keep={name, previous, *serving})
     return BuildReport(
         collection=name,
         previous=previous,
@@ -143,7 +147,8 @@ def encode_views(embedder: Embedder, views: Sequence[Sequence[str]]) -> list[lis
 
 
 def prune(store: VectorStore, *, keep: set[str | None]) -> list[str]:
-    """Drop every collection but the live one and the rollback target (and crashed builds)."""
+    """Drop every collection but those in ``keep`` (the live one, the rollback target, the
+    versions replicas serve): older versions and crashed builds."""
     dropped = [c for c in store.collections() if c not in keep]
     for name in dropped:
         store.drop_collection(name)

@@ -30,6 +30,10 @@ class ConnectionStore(Protocol):
     def toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
         """Toolkits usable by ``user`` in ``workspace``: the workspace's plus the user's own."""
 
+    def own_toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
+        """The toolkits connected for exactly this owner: the workspace (``user`` None), or
+        the user alone."""
+
     def connect(self, workspace: str, toolkits: Iterable[str], user: str | None = None) -> None: ...
 
     def disconnect(
@@ -38,9 +42,10 @@ class ConnectionStore(Protocol):
 
 
 class InvalidatingStore(ConnectionStore, Protocol):
-    """A connection store with a cache in front: ``invalidate`` forgets a workspace."""
+    """A connection store with a cache in front: ``invalidate`` forgets one owner's part (the
+    workspace's, or a user's own)."""
 
-    def invalidate(self, workspace: str) -> None: ...
+    def invalidate(self, workspace: str, user: str | None = None) -> None: ...
 
 
 class LocalConnectionStore:
@@ -58,6 +63,15 @@ class LocalConnectionStore:
         if user is not None:
             found.update(record.get("users", {}).get(check_id(user, "user_id"), []))
         return frozenset(found)
+
+    def own_toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
+        record = self._read().get(check_id(workspace, "workspace_id"))
+        if user is not None:
+            check_id(user, "user_id")
+            return frozenset(() if record is None else record.get("users", {}).get(user, []))
+        if record is None:
+            return self._demo if workspace == DEMO_WORKSPACE else frozenset()
+        return frozenset(record.get("toolkits", []))
 
     def connect(self, workspace: str, toolkits: Iterable[str], user: str | None = None) -> None:
         self._change(workspace, user, add=set(toolkits))
@@ -114,18 +128,34 @@ class LocalConnectionStore:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def namespace(workspace: str, provider: str | None = None) -> str:
-    """The cache namespace of a workspace's connection state (one provider's, or the local
-    store's); an invalidation drops it whole."""
-    return f"conn:{provider}:{workspace}" if provider else f"conn:{workspace}"
+PART = "*"  # the one key of a part's namespace
+
+
+def namespace(workspace: str, provider: str | None = None, user: str | None = None) -> str:
+    """The cache namespace of one owner's connections (the workspace's, or ``user``'s own) in
+    the local store or in ``provider``; an invalidation drops it whole. Ids never hold '/'."""
+    where = f"conn:{provider}:{workspace}" if provider else f"conn:{workspace}"
+    return where if user is None else f"{where}/{user}"
+
+
+def parse_namespace(message: str) -> tuple[str, str | None] | None:
+    """(workspace, user) of a local-store namespace ``namespace()`` made; None otherwise."""
+    if not message.startswith("conn:"):
+        return None
+    workspace, _, user = message.removeprefix("conn:").partition("/")
+    return workspace, user or None
 
 
 class CachedConnectionStore:
-    """Wraps a ConnectionStore with a cache; a change through it invalidates the workspace.
+    """Wraps a ConnectionStore with a cache; a change through it invalidates what it changed.
+
+    Each owner's part is cached on its own: the workspace's toolkits, and each user's own; what
+    a user can use is their union. A change of the workspace's connections drops one entry,
+    not one per user, and a new user of a known workspace reads only their own part.
 
     When the store is down (``BackendUnavailableError``), a read serves the last value this
-    process read for that workspace and user, however old; with none, the error stands (the
-    API answers 503): never "everything connected"."""
+    process read for that part, however old; with none, the error stands (the API answers
+    503): never "everything connected"."""
 
     def __init__(
         self, inner: ConnectionStore, cache: KeyValueCache, *, ttl: float, max_known: int = 50_000
@@ -137,12 +167,16 @@ class CachedConnectionStore:
         self._lock = threading.Lock()
 
     def toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
-        where, key = namespace(workspace), user or "*"
-        cached = self._cache.get(where, key)
+        found = self.own_toolkits(workspace)
+        return found if user is None else found | self.own_toolkits(workspace, user)
+
+    def own_toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
+        where = namespace(workspace, user=user)
+        cached = self._cache.get(where, PART)
         if cached is not None:
             return frozenset(json.loads(cached))
         try:
-            found = self._inner.toolkits(workspace, user)
+            found = self._inner.own_toolkits(workspace, user)
         except BackendUnavailableError as exc:
             with self._lock:
                 known = self._known.get((workspace, user))
@@ -150,19 +184,19 @@ class CachedConnectionStore:
                 raise
             log.warning("connection store down (%s); serving the last value read", exc)
             return known
-        self._cache.set(where, key, json.dumps(sorted(found)), self._ttl)
+        self._cache.set(where, PART, json.dumps(sorted(found)), self._ttl)
         with self._lock:
             self._known[(workspace, user)] = found
         return found
 
     def connect(self, workspace: str, toolkits: Iterable[str], user: str | None = None) -> None:
         self._inner.connect(workspace, toolkits, user)
-        self.invalidate(workspace)
+        self.invalidate(workspace, user)
 
     def disconnect(self, workspace: str, toolkits: Iterable[str], user: str | None = None) -> None:
         self._inner.disconnect(workspace, toolkits, user)
-        self.invalidate(workspace)
+        self.invalidate(workspace, user)
 
-    def invalidate(self, workspace: str) -> None:
+    def invalidate(self, workspace: str, user: str | None = None) -> None:
         # the last values read stay: they are the fallback while the store is down
-        self._cache.invalidate(namespace(workspace))
+        self._cache.invalidate(namespace(workspace, user=user))

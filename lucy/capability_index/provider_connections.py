@@ -7,7 +7,8 @@ TTL the last value read is served at once and re-read in the background, so a re
 on a provider only the first time a workspace is seen (a cold miss), and then at most
 ``cold_wait`` seconds: past that it goes on without the provider's toolkits while the read
 finishes behind it. A provider that fails is read as "nothing connected" (never as everything),
-and the failure is not cached.
+and the failure is not cached. As in the local store's cache, each owner's part (the
+workspace's, each user's own) is cached and read on its own.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
@@ -22,7 +24,7 @@ from typing import Protocol
 from cachetools import LRUCache
 
 from lucy.capability_index.cache import KeyValueCache
-from lucy.capability_index.connections import InvalidatingStore, namespace
+from lucy.capability_index.connections import PART, InvalidatingStore, namespace
 from lucy.errors import InvalidRequestError
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ class ConnectionReader(Protocol):
     name: str
 
     def connected_toolkits(self, workspace_id: str, user_id: str | None) -> frozenset[str]: ...
+
+    def own_toolkits(self, workspace_id: str, user_id: str | None) -> frozenset[str]: ...
 
     def connect_link(self, toolkit: str, workspace_id: str, user_id: str | None) -> str | None: ...
 
@@ -66,40 +70,56 @@ class CachedReader:
         )
 
     def toolkits(self, workspace: str, user: str | None) -> frozenset[str]:
-        cached = self._cache.get(self._namespace(workspace), user or "*")
-        if cached is not None:
-            return frozenset(json.loads(cached))
-        key = (workspace, user)
-        with self._lock:
-            known = self._known.get(key)
-        future = self._read_behind(key)
-        if known is not None:
-            return known
-        try:
-            found = future.result(timeout=self._cold_wait)
-        except TimeoutError:
-            log.warning(
-                "%s is slow to say what %s connected: going on without", self.name, workspace
-            )
-            return frozenset()
-        return frozenset() if found is None else found
+        """The workspace's part and, with ``user``, the user's own: each from the cache, or the
+        last value read (refreshed behind), or a read waited for at most ``cold_wait``."""
+        keys: list[Key] = (
+            [(workspace, None)] if user is None else [(workspace, None), (workspace, user)]
+        )
+        found: set[str] = set()
+        waiting: list[tuple[Key, Future[frozenset[str] | None]]] = []
+        for key in keys:
+            cached = self._cache.get(self._namespace(*key), PART)
+            if cached is not None:
+                found.update(json.loads(cached))
+                continue
+            with self._lock:
+                known = self._known.get(key)
+            future = self._read_behind(key)
+            if known is not None:
+                found |= known
+            else:
+                waiting.append((key, future))
+        deadline = time.monotonic() + self._cold_wait
+        for key, future in waiting:
+            try:
+                part = future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                log.warning(
+                    "%s is slow to say what %s connected: going on without", self.name, key[0]
+                )
+                continue
+            found |= part or frozenset()
+        return frozenset(found)
 
-    def invalidate(self, workspace: str) -> None:
-        """Forget what is known of ``workspace``: the next read asks the provider."""
-        self._cache.invalidate(self._namespace(workspace))
-        self.forget_known(workspace)
+    def invalidate(self, workspace: str, user: str | None = None) -> None:
+        """Forget what is known of one owner's part: the next read asks the provider."""
+        self._cache.invalidate(self._namespace(workspace, user))
+        self.forget_known(workspace, user)
 
-    def forget_known(self, workspace: str | None = None) -> None:
-        """Drop the last values read (of ``workspace``; None: of all), not the shared cache."""
+    def forget_known(self, workspace: str | None = None, user: str | None = None) -> None:
+        """Drop the last values read (of ``workspace``'s part, or ``user``'s there; None:
+        of all), not the shared cache."""
         with self._lock:
-            for key in [k for k in self._known if workspace is None or k[0] == workspace]:
-                del self._known[key]
+            if workspace is None:
+                self._known.clear()
+            else:
+                self._known.pop((workspace, user), None)
 
     def close(self) -> None:
         self._refresher.shutdown(wait=False, cancel_futures=True)
 
-    def _namespace(self, workspace: str) -> str:
-        return namespace(workspace, self.name)
+    def _namespace(self, workspace: str, user: str | None) -> str:
+        return namespace(workspace, self.name, user)
 
     def _read_behind(self, key: Key) -> Future[frozenset[str] | None]:
         """The read of ``key`` under way, or a new one (one at a time per key)."""
@@ -126,12 +146,12 @@ class CachedReader:
         """Ask the provider; remember and cache the answer. None when it failed."""
         workspace, user = key
         try:
-            found = frozenset(self.reader.connected_toolkits(workspace, user))
+            found = frozenset(self.reader.own_toolkits(workspace, user))
         except Exception as exc:  # a provider outage must not fail the request
             log.warning("%s connection state for %s unreadable: %s", self.name, workspace, exc)
             return None
         value = json.dumps(sorted(found))
-        self._cache.set(self._namespace(workspace), user or "*", value, self._ttl)
+        self._cache.set(self._namespace(workspace, user), PART, value, self._ttl)
         with self._lock:
             self._known[key] = found
         return found
@@ -174,21 +194,25 @@ class RoutedConnections:
         """The reader of the provider that owns ``toolkit``; None for a local toolkit."""
         return self.readers.get(self._owners().get(toolkit, ""))
 
-    def invalidate(self, workspace: str) -> None:
-        """Forget ``workspace``'s connection state, local and every provider's."""
-        self.local.invalidate(workspace)
+    def invalidate(self, workspace: str, user: str | None = None) -> None:
+        """Forget one owner's connection state (the workspace's, or ``user``'s own), local
+        and every provider's."""
+        self.local.invalidate(workspace, user)
         for reader in self.readers.values():
-            reader.invalidate(workspace)
+            reader.invalidate(workspace, user)
 
-    def namespaces(self, workspace: str) -> list[str]:
-        """Every cache namespace that holds ``workspace``'s connection state."""
-        return [namespace(workspace), *(namespace(workspace, name) for name in self.readers)]
+    def namespaces(self, workspace: str, user: str | None = None) -> list[str]:
+        """Every cache namespace that holds that owner's connection state."""
+        return [
+            namespace(workspace, user=user),
+            *(namespace(workspace, name, user) for name in self.readers),
+        ]
 
-    def forget_known(self, workspace: str | None = None) -> None:
-        """What this process alone remembers of provider connection state (``workspace``'s,
-        or all): another replica has already deleted the shared entries."""
+    def forget_known(self, workspace: str | None = None, user: str | None = None) -> None:
+        """What this process alone remembers of provider connection state (that owner's, or
+        all): another replica has already deleted the shared entries."""
         for reader in self.readers.values():
-            reader.forget_known(workspace)
+            reader.forget_known(workspace, user)
 
     def close(self) -> None:
         for reader in self.readers.values():

@@ -12,7 +12,12 @@ from lucy.capability_index.build import BuildReport, Progress, build_index
 from lucy.capability_index.cache import InProcessCache, NoCache, RedisCache, TieredCache
 from lucy.capability_index.cache_stats import CacheStats, KindCounts
 from lucy.capability_index.catalog import Catalog, load_catalog
-from lucy.capability_index.connections import CachedConnectionStore, ConnectionStore, namespace
+from lucy.capability_index.connections import (
+    CachedConnectionStore,
+    ConnectionStore,
+    namespace,
+    parse_namespace,
+)
 from lucy.capability_index.documents import from_payload
 from lucy.capability_index.embedder import Embedder, SentenceTransformerEmbedder
 from lucy.capability_index.invalidation import EVERYTHING, InvalidationBus
@@ -22,6 +27,7 @@ from lucy.capability_index.provider_connections import (
     RoutedConnections,
 )
 from lucy.capability_index.retriever import RetrievalScope, Retriever
+from lucy.capability_index.serving import LocalServing, RedisServing, ServingVersions
 from lucy.capability_index.shared_vectors import SharedQueryVectors
 from lucy.capability_index.snapshot import SnapshotCache
 from lucy.capability_index.sources import catalog_listing, merge_listings
@@ -144,6 +150,9 @@ class CapabilityIndex:
             ],
             self.toolkit_owners,
         )
+        self.serving: ServingVersions = (
+            RedisServing(settings.redis_url) if settings.redis_url else LocalServing()
+        )
         self.bus: InvalidationBus | None = None
         if settings.redis_url:
             self.bus = InvalidationBus(settings.redis_url, self._forget_locally)
@@ -189,6 +198,7 @@ class CapabilityIndex:
                 else:
                     self._view.checked = now
                 view = self._view
+            self.serving.serve(view.version)  # a build keeps it while this replica serves it
         return view.version
 
     def ready(self) -> bool:
@@ -223,6 +233,7 @@ class CapabilityIndex:
             prefix=self.settings.collection_prefix,
             progress=progress,
             before_live=before_live,
+            in_use=self.serving.in_use,
         )
         with self._lock:
             self._view = None
@@ -291,26 +302,29 @@ class CapabilityIndex:
         self, workspace_id: str, toolkits: list[str], user_id: str | None = None
     ) -> list[str]:
         self.connections.connect(workspace_id, self._known(toolkits), user_id)
-        self._tell_replicas(workspace_id)
+        self._tell_replicas(workspace_id, user_id)
         return self.connected(workspace_id, user_id)
 
     def disconnect(
         self, workspace_id: str, toolkits: list[str], user_id: str | None = None
     ) -> list[str]:
         self.connections.disconnect(workspace_id, self._known(toolkits), user_id)
-        self._tell_replicas(workspace_id)
+        self._tell_replicas(workspace_id, user_id)
         return self.connected(workspace_id, user_id)
 
-    def invalidate_connections(self, workspace_id: str) -> None:
-        """Forget ``workspace_id``'s connection state here, in Redis and on every replica:
-        the next read asks the store and the providers again."""
+    def invalidate_connections(self, workspace_id: str, user_id: str | None = None) -> None:
+        """Forget one owner's connection state (the workspace's, or ``user_id``'s own) here,
+        in Redis and on every replica: the next read asks the store and the providers again.
+        The other users' cached parts stay (a user can use the union of both parts)."""
         check_id(workspace_id, "workspace_id")
-        self.connections.invalidate(workspace_id)
-        self._tell_replicas(workspace_id)
+        if user_id is not None:
+            check_id(user_id, "user_id")
+        self.connections.invalidate(workspace_id, user_id)
+        self._tell_replicas(workspace_id, user_id)
 
-    def _tell_replicas(self, workspace_id: str) -> None:
+    def _tell_replicas(self, workspace_id: str, user_id: str | None) -> None:
         if self.bus is not None:
-            self.bus.publish(namespace(workspace_id))
+            self.bus.publish(namespace(workspace_id, user=user_id))
 
     def _forget_locally(self, message: str) -> None:
         """Another replica (or this one) invalidated a workspace's connection state, or the
@@ -321,11 +335,10 @@ class CapabilityIndex:
             self.snapshots.forget()
         elif message.startswith(_TOOLS):
             self.snapshots.forget(message.removeprefix(_TOOLS))
-        elif message.startswith("conn:"):
-            workspace = message.removeprefix("conn:")
-            for where in self.connections.namespaces(workspace):
+        elif (owner := parse_namespace(message)) is not None:
+            for where in self.connections.namespaces(*owner):
                 self.cache.invalidate_local(where)
-            self.connections.forget_known(workspace)
+            self.connections.forget_known(*owner)
 
     def connect_link(self, toolkit: str, workspace_id: str, user_id: str | None) -> str | None:
         """Where a person connects ``toolkit``: ``LUCY_CONNECT_URL_TEMPLATE`` when set, else
@@ -409,6 +422,7 @@ class CapabilityIndex:
         return toolkits
 
     def close(self) -> None:
+        self.serving.close()
         if self.bus is not None:
             self.bus.close()
         self.connections.close()

@@ -73,7 +73,7 @@ class ToolIndex(Protocol):
 
     def connect_link(self, toolkit: str, workspace_id: str, user_id: str | None) -> str | None: ...
 
-    def invalidate_connections(self, workspace_id: str) -> None: ...
+    def invalidate_connections(self, workspace_id: str, user_id: str | None = None) -> None: ...
 
 
 class Executor(Protocol):
@@ -152,7 +152,7 @@ class _Run:
         if needed:
             # a cached "not connected" may be an auth event that never came: before telling
             # someone to connect a toolkit, ask the source again
-            await asyncio.to_thread(self.p.index.invalidate_connections, self.workspace_id)
+            await self._forget_connections()
             first = await self._retrieve(self.query, self.s.k1, record=False)
             needed = needs_connection(first, self.s.stage2_min_similarity)
         self.trace.index_version = first.index_version
@@ -337,8 +337,16 @@ class _Run:
         if result.error is not None and result.error.kind is ToolErrorKind.AUTH:
             # the provider refused the credentials: what Lucy holds of the workspace's
             # connections may be stale (an auth event that never came), so read it afresh
-            await asyncio.to_thread(self.p.index.invalidate_connections, self.workspace_id)
+            await self._forget_connections()
         return result
+
+    async def _forget_connections(self) -> None:
+        """Have the index read this workspace's and this user's connections afresh."""
+        await asyncio.to_thread(self.p.index.invalidate_connections, self.workspace_id)
+        if self.user_id is not None:
+            await asyncio.to_thread(
+                self.p.index.invalidate_connections, self.workspace_id, self.user_id
+            )
 
     def _answer_call(
         self,

@@ -84,6 +84,12 @@ class ConnectionReader(Protocol):
         connections plus the user's own)."""
         ...
 
+    def own_toolkits(self, workspace_id: str, user_id: str | None) -> frozenset[str]:
+        """The provider's toolkits connected for exactly this owner: the workspace
+        (``user_id`` None) or the user alone. The index caches each owner's part on its own,
+        so a change of the workspace's connections does not drop every user's."""
+        ...
+
     def connect_link(self, toolkit: str, workspace_id: str, user_id: str | None) -> str | None:
         """A link a person opens to connect ``toolkit``; None when the provider has none."""
         ...

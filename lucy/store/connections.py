@@ -36,6 +36,15 @@ class ConnectionRecords:
         """Toolkits usable by ``user`` in ``workspace``: the workspace's plus the user's own."""
         check_id(workspace, "workspace_id")
         subjects = [WORKSPACE_WIDE] if user is None else [WORKSPACE_WIDE, check_id(user, "user_id")]
+        return await self._read(workspace, subjects, demo=True)
+
+    async def own_toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
+        """The toolkits connected for exactly this owner: the workspace (``user`` None), or
+        the user alone (without the workspace's)."""
+        subject = self._subject(workspace, user)
+        return await self._read(workspace, [subject], demo=user is None)
+
+    async def _read(self, workspace: str, subjects: list[str], *, demo: bool) -> frozenset[str]:
         # one statement, so the record's existence and its toolkits are read from one snapshot
         stmt = (
             select(Workspace.workspace_id, Connection.toolkit)
@@ -48,8 +57,8 @@ class ConnectionRecords:
         )
         async with self._engine.read("read connections") as conn:
             rows = (await conn.execute(stmt)).all()
-        if not rows:
-            return self._demo if workspace == DEMO_WORKSPACE else frozenset()
+        if not rows:  # no record: nothing, but the demo workspace's starting toolkits
+            return self._demo if demo and workspace == DEMO_WORKSPACE else frozenset()
         return frozenset(toolkit for _, toolkit in rows if toolkit is not None)
 
     async def connect(

@@ -99,6 +99,10 @@ class SyncConnections:
         """Toolkits usable by ``user`` in ``workspace``: the workspace's plus the user's own."""
         return self._loop.run(self._db.connections.toolkits(workspace, user))
 
+    def own_toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
+        """The workspace's own toolkits (``user`` None) or the user's alone."""
+        return self._loop.run(self._db.connections.own_toolkits(workspace, user))
+
     def connect(self, workspace: str, toolkits: Iterable[str], user: str | None = None) -> None:
         self._loop.run(self._db.connections.connect(workspace, list(toolkits), user))
 

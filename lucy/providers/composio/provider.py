@@ -177,6 +177,16 @@ class ComposioProvider:
             raise error_from_exception(exc) from exc
         return found if self.toolkits is None else found & self.toolkits
 
+    def own_toolkits(self, workspace_id: str, user_id: str | None) -> frozenset[str]:
+        """Toolkits with an ACTIVE account of exactly the workspace (``user_id`` None) or of
+        the person alone. Raises ``ProviderCallError`` when Composio cannot be read."""
+        owner = workspace_id if user_id is None else composio_user_id(workspace_id, user_id)
+        try:
+            found = self._accounts.read(owner)
+        except Exception as exc:
+            raise error_from_exception(exc) from exc
+        return found if self.toolkits is None else found & self.toolkits
+
     def connect_link(self, toolkit: str, workspace_id: str, user_id: str | None) -> str | None:
         """A Composio Connect link for ``toolkit``: for the person when ``user_id`` is given,
         else for the workspace. None when the toolkit has no enabled auth config in the

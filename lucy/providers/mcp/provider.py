@@ -188,6 +188,10 @@ class MCPProvider:
             if _open_to(session.config, workspace_id)
         )
 
+    def own_toolkits(self, workspace_id: str, user_id: str | None) -> frozenset[str]:
+        """The workspace's (above); a person has none of their own."""
+        return frozenset() if user_id is not None else self.connected_toolkits(workspace_id, None)
+
     def connect_link(self, toolkit: str, workspace_id: str, user_id: str | None) -> str | None:
         """None: an MCP server is connected by configuration, not by a person."""
         return None
