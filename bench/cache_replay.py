@@ -360,6 +360,7 @@ def close(replicas: Sequence[Replica]) -> None:
 class Figures:
     args: dict[str, Any]
     phases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warmup: list[dict[str, Any]] = field(default_factory=list)
 
     def added_p95(self, name: str) -> float:
         return round(self.phases[name]["p95_ms"] - self.phases["redis up"]["p95_ms"], 2)
@@ -378,7 +379,14 @@ def run(args: argparse.Namespace) -> Figures:
         try:
             replay = Replay(replicas, provider, workload, args.rate, rng)
             _log(f"warm-up: {args.warmup} requests")
-            replay.run("warm-up", args.warmup)
+            done = 0
+            while done < args.warmup:  # in windows, to show how the ratio converges
+                size = min(args.window, args.warmup - done)
+                window = replay.run("warm-up", size).summary()
+                done += size
+                figures.warmup.append(
+                    {"requests": done, "tool_metadata_hit_ratio": window["tool_metadata_hit_ratio"]}
+                )
 
             def refresh() -> None:
                 _log("refresh: a new index version goes live")
@@ -419,6 +427,8 @@ def print_report(fig: Figures) -> None:
         f"an auth event per {a['event_every']} requests, provider reads {a['provider_ms']:.0f} ms"
     )
     print()
+    windows = ", ".join(f"{w['requests']}: {w['tool_metadata_hit_ratio']:.1%}" for w in fig.warmup)
+    print(f"warm-up, tool-metadata hit ratio per window of {a['window']} ({windows})")
     steady = fig.phases["steady state"]
     print(
         f"steady state ({steady['requests']} requests, {steady['events']} auth events, 1 refresh):"
@@ -457,6 +467,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--event-every", type=int, default=25, help="requests per auth event")
     p.add_argument("--provider-ms", type=float, default=40.0, help="provider read latency")
     p.add_argument("--warmup", type=int, default=3000)
+    p.add_argument("--window", type=int, default=1000, help="warm-up requests per window")
     p.add_argument("--steady", type=int, default=3000)
     p.add_argument("--latency-requests", type=int, default=400, help="per Redis phase")
     p.add_argument("--seed", type=int, default=7)
@@ -471,7 +482,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
-            {"args": {**figures.args, "out": str(args.out)}, "phases": figures.phases}, indent=1
+            {
+                "args": {**figures.args, "out": str(args.out)},
+                "warmup": figures.warmup,
+                "phases": figures.phases,
+            },
+            indent=1,
         )
     )
     print_report(figures)

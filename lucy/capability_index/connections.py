@@ -11,15 +11,13 @@ import fcntl
 import json
 import logging
 import os
-import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from cachetools import LRUCache
-
 from lucy.capability_index.cache import KeyValueCache
+from lucy.capability_index.part_reads import PartReads
 from lucy.errors import BackendUnavailableError
 from lucy.store.ids import DEMO_WORKSPACE, check_id
 
@@ -43,9 +41,14 @@ class ConnectionStore(Protocol):
 
 class InvalidatingStore(ConnectionStore, Protocol):
     """A connection store with a cache in front: ``invalidate`` forgets one owner's part (the
-    workspace's, or a user's own)."""
+    workspace's, or a user's own) here and in the shared cache, ``forget_known`` only what
+    this process last read of it."""
 
     def invalidate(self, workspace: str, user: str | None = None) -> None: ...
+
+    def forget_known(self, workspace: str | None = None, user: str | None = None) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class LocalConnectionStore:
@@ -151,7 +154,9 @@ class CachedConnectionStore:
 
     Each owner's part is cached on its own: the workspace's toolkits, and each user's own; what
     a user can use is their union. A change of the workspace's connections drops one entry,
-    not one per user, and a new user of a known workspace reads only their own part.
+    not one per user, and a new user of a known workspace reads only their own part. Past the
+    cache's TTL the last value read is served while the store is read behind it; after an
+    invalidation the next read waits for the store.
 
     When the store is down (``BackendUnavailableError``), a read serves the last value this
     process read for that part, however old; with none, the error stands (the API answers
@@ -163,31 +168,35 @@ class CachedConnectionStore:
         self._inner = inner
         self._cache = cache
         self._ttl = ttl
-        self._known: LRUCache[tuple[str, str | None], frozenset[str]] = LRUCache(max_known)
-        self._lock = threading.Lock()
+        self._parts = PartReads(
+            "local",
+            lambda key: inner.own_toolkits(*key),
+            self._store,
+            max_known=max_known,
+            workers=4,
+        )
 
     def toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
         found = self.own_toolkits(workspace)
         return found if user is None else found | self.own_toolkits(workspace, user)
 
     def own_toolkits(self, workspace: str, user: str | None = None) -> frozenset[str]:
-        where = namespace(workspace, user=user)
-        cached = self._cache.get(where, PART)
+        cached = self._cache.get(namespace(workspace, user=user), PART)
         if cached is not None:
             return frozenset(json.loads(cached))
+        key = (workspace, user)
+        known = self._parts.servable(key)
+        if known is not None:
+            self._parts.behind(key)
+            return known
         try:
-            found = self._inner.own_toolkits(workspace, user)
+            return self._parts.now(key)
         except BackendUnavailableError as exc:
-            with self._lock:
-                known = self._known.get((workspace, user))
-            if known is None:
+            last = self._parts.last(key)
+            if last is None:
                 raise
             log.warning("connection store down (%s); serving the last value read", exc)
-            return known
-        self._cache.set(where, PART, json.dumps(sorted(found)), self._ttl)
-        with self._lock:
-            self._known[(workspace, user)] = found
-        return found
+            return last
 
     def connect(self, workspace: str, toolkits: Iterable[str], user: str | None = None) -> None:
         self._inner.connect(workspace, toolkits, user)
@@ -198,5 +207,17 @@ class CachedConnectionStore:
         self.invalidate(workspace, user)
 
     def invalidate(self, workspace: str, user: str | None = None) -> None:
-        # the last values read stay: they are the fallback while the store is down
+        self.forget_known(workspace, user)  # first: a read under way is then not cached
         self._cache.invalidate(namespace(workspace, user=user))
+
+    def forget_known(self, workspace: str | None = None, user: str | None = None) -> None:
+        """That owner (None: every owner) changed elsewhere: do not serve what this process
+        last read of it without reading again (it stays the fallback while the store is
+        down)."""
+        self._parts.forget(workspace, user)
+
+    def close(self) -> None:
+        self._parts.close()
+
+    def _store(self, key: tuple[str, str | None], found: frozenset[str]) -> None:
+        self._cache.set(namespace(key[0], user=key[1]), PART, json.dumps(sorted(found)), self._ttl)

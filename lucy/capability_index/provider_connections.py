@@ -15,21 +15,17 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Protocol
-
-from cachetools import LRUCache
 
 from lucy.capability_index.cache import KeyValueCache
 from lucy.capability_index.connections import PART, InvalidatingStore, namespace
+from lucy.capability_index.part_reads import Key, PartReads
 from lucy.errors import InvalidRequestError
 
 log = logging.getLogger(__name__)
-
-Key = tuple[str, str | None]
 
 
 class ConnectionReader(Protocol):
@@ -55,18 +51,17 @@ class CachedReader:
         ttl: float,
         cold_wait: float = 2.0,
         max_known: int = 50_000,
-        refresher: ThreadPoolExecutor | None = None,
     ) -> None:
         self.reader = reader
         self.name = reader.name
         self._cache = cache
         self._ttl = ttl
         self._cold_wait = cold_wait
-        self._known: LRUCache[Key, frozenset[str]] = LRUCache(maxsize=max_known)
-        self._lock = threading.Lock()
-        self._inflight: dict[Key, Future[frozenset[str] | None]] = {}
-        self._refresher = refresher or ThreadPoolExecutor(
-            max_workers=8, thread_name_prefix=f"conn-{reader.name}"
+        self._parts = PartReads(
+            reader.name,
+            lambda key: frozenset(reader.own_toolkits(*key)),
+            self._store,
+            max_known=max_known,
         )
 
     def toolkits(self, workspace: str, user: str | None) -> frozenset[str]:
@@ -76,85 +71,49 @@ class CachedReader:
             [(workspace, None)] if user is None else [(workspace, None), (workspace, user)]
         )
         found: set[str] = set()
-        waiting: list[tuple[Key, Future[frozenset[str] | None]]] = []
+        waiting: list[Future[frozenset[str] | None]] = []
         for key in keys:
             cached = self._cache.get(self._namespace(*key), PART)
             if cached is not None:
                 found.update(json.loads(cached))
                 continue
-            with self._lock:
-                known = self._known.get(key)
-            future = self._read_behind(key)
+            known = self._parts.servable(key)
+            future = self._parts.behind(key)
             if known is not None:
                 found |= known
             else:
-                waiting.append((key, future))
+                waiting.append(future)
         deadline = time.monotonic() + self._cold_wait
-        for key, future in waiting:
+        for future in waiting:
             try:
                 part = future.result(timeout=max(0.0, deadline - time.monotonic()))
             except TimeoutError:
                 log.warning(
-                    "%s is slow to say what %s connected: going on without", self.name, key[0]
+                    "%s is slow to say what %s connected: going on without", self.name, workspace
                 )
                 continue
-            found |= part or frozenset()
+            found |= part or frozenset()  # a failed read: nothing connected, never everything
         return frozenset(found)
 
     def invalidate(self, workspace: str, user: str | None = None) -> None:
         """Forget what is known of one owner's part: the next read asks the provider."""
+        self.forget_known(workspace, user)  # first: a read under way is then not cached
         self._cache.invalidate(self._namespace(workspace, user))
-        self.forget_known(workspace, user)
 
     def forget_known(self, workspace: str | None = None, user: str | None = None) -> None:
-        """Drop the last values read (of ``workspace``'s part, or ``user``'s there; None:
-        of all), not the shared cache."""
-        with self._lock:
-            if workspace is None:
-                self._known.clear()
-            else:
-                self._known.pop((workspace, user), None)
+        """Do not serve the last values read (of that owner; None: of all) again without
+        asking the provider; the shared cache is left alone."""
+        self._parts.forget(workspace, user)
 
     def close(self) -> None:
-        self._refresher.shutdown(wait=False, cancel_futures=True)
+        self._parts.close()
 
     def _namespace(self, workspace: str, user: str | None) -> str:
         return namespace(workspace, self.name, user)
 
-    def _read_behind(self, key: Key) -> Future[frozenset[str] | None]:
-        """The read of ``key`` under way, or a new one (one at a time per key)."""
-        with self._lock:
-            future = self._inflight.get(key)
-            if future is not None:
-                return future
-            try:
-                future = self._refresher.submit(self._read, key)
-            except RuntimeError:  # shut down: read in this thread
-                future = Future()
-                future.set_result(self._read(key))
-                return future
-            self._inflight[key] = future
-        future.add_done_callback(lambda done: self._landed(key, done))
-        return future
-
-    def _landed(self, key: Key, done: Future[frozenset[str] | None]) -> None:
-        with self._lock:
-            if self._inflight.get(key) is done:
-                del self._inflight[key]
-
-    def _read(self, key: Key) -> frozenset[str] | None:
-        """Ask the provider; remember and cache the answer. None when it failed."""
-        workspace, user = key
-        try:
-            found = frozenset(self.reader.own_toolkits(workspace, user))
-        except Exception as exc:  # a provider outage must not fail the request
-            log.warning("%s connection state for %s unreadable: %s", self.name, workspace, exc)
-            return None
+    def _store(self, key: Key, found: frozenset[str]) -> None:
         value = json.dumps(sorted(found))
-        self._cache.set(self._namespace(workspace, user), PART, value, self._ttl)
-        with self._lock:
-            self._known[key] = found
-        return found
+        self._cache.set(self._namespace(*key), PART, value, self._ttl)
 
 
 class RoutedConnections:
@@ -209,12 +168,14 @@ class RoutedConnections:
         ]
 
     def forget_known(self, workspace: str | None = None, user: str | None = None) -> None:
-        """What this process alone remembers of provider connection state (that owner's, or
-        all): another replica has already deleted the shared entries."""
+        """What this process alone remembers of that owner's connection state (None: of
+        all), local and every provider's: another replica changed it."""
+        self.local.forget_known(workspace, user)
         for reader in self.readers.values():
             reader.forget_known(workspace, user)
 
     def close(self) -> None:
+        self.local.close()
         for reader in self.readers.values():
             reader.close()
 

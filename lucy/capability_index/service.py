@@ -330,15 +330,17 @@ class CapabilityIndex:
         """Another replica (or this one) invalidated a workspace's connection state, or the
         listener lost Redis for a while (``EVERYTHING``): drop it from this process's tier."""
         if message == EVERYTHING:
-            self.cache.invalidate_local()
             self.connections.forget_known()
+            self.cache.invalidate_local()
             self.snapshots.forget()
         elif message.startswith(_TOOLS):
             self.snapshots.forget(message.removeprefix(_TOOLS))
         elif (owner := parse_namespace(message)) is not None:
-            for where in self.connections.namespaces(*owner):
-                self.cache.invalidate_local(where)
+            # forget first (a read under way here is then not cached), then delete: in Redis
+            # too, in case a read here that began before the change stored its answer there
             self.connections.forget_known(*owner)
+            for where in self.connections.namespaces(*owner):
+                self.cache.invalidate(where)
 
     def connect_link(self, toolkit: str, workspace_id: str, user_id: str | None) -> str | None:
         """Where a person connects ``toolkit``: ``LUCY_CONNECT_URL_TEMPLATE`` when set, else
