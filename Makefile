@@ -30,10 +30,11 @@ unit: install  ## installs the npm MCP reference servers the tests run (once, in
 
 test: lint typecheck unit  ## everything CI runs
 
-bench: install  ## retrieval latency, build time, peak memory at 1k and 10k tools; planner overhead
+bench: install  ## retrieval latency, build time, peak memory at 1k and 10k tools; planner overhead; provider faults; cache replay
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench_retrieval.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench_planner.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/provider_faults.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/cache_replay.py
 
 clean:
 	rm -rf $(VENV) .lucy .mypy_cache .ruff_cache .pytest_cache .mcp-servers
