@@ -260,6 +260,11 @@ class Settings(BaseSettings):
     composio_timeout_seconds: float = Field(
         10.0, gt=0, description="HTTP timeout of one Composio API call."
     )
+    composio_webhook_secret: SecretStr | None = Field(
+        None,
+        description="The secret of Composio's webhook subscription; set, "
+        "POST /v1/events/providers/composio turns connected-account events into auth events.",
+    )
     mcp_allowed_hosts: list[str] = Field(
         default_factory=list,
         description="Host names Lucy's own MCP endpoint (/mcp) answers besides loopback and "

@@ -6,6 +6,7 @@ toolkit whose account is INACTIVE is a missing connection (none of its tools a c
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -170,3 +171,46 @@ def test_each_fault_ends_in_a_reply_a_person_can_act_on(
     double.accept_connections()
     double.clear_faults()
     double.set_account_status(ACCOUNTS["github"], "ACTIVE")
+
+
+WEBHOOK_SECRET = "whsec-for-tests"
+
+
+def test_an_expired_account_webhook_drops_the_cached_connection(
+    env: dict[str, str], double: ComposioDouble, monkeypatch
+) -> None:
+    """Composio's signed V3 ``connected_account.expired`` webhook, through the API: the
+    workspace's cached connections are read again (before it, the cache still said GitHub)."""
+    for key, value in {**env, "LUCY_COMPOSIO_WEBHOOK_SECRET": WEBHOOK_SECRET}.items():
+        monkeypatch.setenv(key, value)
+    where = f"/v1/workspaces/{WORKSPACE}/connections"
+    try:
+        with TestClient(create_app(Settings())) as client:
+            assert "github" in client.get(where).json()["toolkits"]
+            double.set_account_status(ACCOUNTS["github"], "EXPIRED")
+            assert "github" in client.get(where).json()["toolkits"]  # cached: not told yet
+            body, headers = double.account_webhook(ACCOUNTS["github"], WEBHOOK_SECRET)
+            hook = "/v1/events/providers/composio"
+            reply = client.post(hook, content=body, headers=headers)
+            assert reply.status_code == 200, reply.text
+            assert reply.json()["applied"] and reply.json()["invalidated"] == [WORKSPACE]
+            assert "github" not in client.get(where).json()["toolkits"]
+            again = client.post(hook, content=body, headers=headers)  # a redelivery
+            assert again.status_code == 200 and not again.json()["applied"]
+            forged = {**headers, "webhook-signature": "v1,AAAA"}
+            assert client.post(hook, content=body, headers=forged).status_code == 401
+            stale, old = double.account_webhook(
+                ACCOUNTS["github"], WEBHOOK_SECRET, timestamp=int(time.time()) - 3600
+            )
+            assert client.post(hook, content=stale, headers=old).status_code == 401
+            other = client.post("/v1/events/providers/nope", content=body, headers=headers)
+            assert other.status_code == 422 and "composio" in other.text
+    finally:
+        double.set_account_status(ACCOUNTS["github"], "ACTIVE")
+
+
+def test_a_composio_user_id_names_every_owner_it_could() -> None:
+    from lucy.providers.composio.webhooks import owners_of
+
+    assert owners_of("T9") == [("T9", None)]
+    assert owners_of("T9:U1") == [("T9:U1", None), ("T9", "U1")]

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lucy.errors import ConfigurationError
+from lucy.errors import AuthenticationError, ConfigurationError
 from lucy.models import ToolError, ToolErrorKind, ToolResult, ToolSpec
 from lucy.providers.base import (
     CallContext,
@@ -524,3 +524,23 @@ def test_toolkit_ids(slug: str, made: str | None) -> None:
 def test_failed_results_are_classified(message: str | None, kind: ToolErrorKind) -> None:
     error = error_from_result({"data": {}, "error": message, "successful": False})
     assert error.kind is kind and error.sent and str(error)
+
+
+def test_webhooks_report_each_owner_an_account_event_could_name(double: ComposioDouble) -> None:
+    account = double.connect("W7:U1", "slack")
+    with make_provider(double, webhook_secret="s3cret") as hooked:
+        body, headers = double.account_webhook(account, "s3cret")
+        changes = hooked.connection_changes(body, headers)
+        assert [(c.workspace_id, c.user_id, c.toolkit, c.change) for c in changes] == [
+            ("W7:U1", None, "slack", "expired"),
+            ("W7", "U1", "slack", "expired"),
+        ]
+        assert len({c.event_id for c in changes}) == 1
+        message, signed = double.account_webhook(
+            account, "s3cret", event="composio.trigger.message"
+        )
+        assert hooked.connection_changes(message, signed) == []  # not about connections
+        with pytest.raises(AuthenticationError, match="does not hold"):
+            hooked.connection_changes(body.replace(b"slack", b"gmail"), headers)
+    with make_provider(double) as unhooked, pytest.raises(AuthenticationError, match="SECRET"):
+        unhooked.connection_changes(body, headers)

@@ -20,6 +20,7 @@ from lucy.api.signatures import SIGNATURE_HEADER, verify
 from lucy.capability_index.service import CapabilityIndex
 from lucy.errors import ConfigurationError, InvalidRequestError
 from lucy.jobs.pending import Pending
+from lucy.providers.configured import ProviderSet
 from lucy.settings import Settings
 
 router = APIRouter(tags=["events"])
@@ -112,3 +113,38 @@ async def sync_event(request: Request) -> EventReceipt:
     pending: Pending = request.app.state.pending_refreshes
     pending.add(event.toolkit)
     return EventReceipt(event_id=event.event_id, applied=True, refresh_queued=[event.toolkit])
+
+
+@router.post("/v1/events/providers/{provider}", response_model=EventReceipt)
+async def provider_webhook(provider: str, request: Request) -> EventReceipt:
+    """A provider's own webhook (Composio's connected-account events, signed its way): each
+    connection change it reports is applied as an auth event would be, once per event id."""
+    providers: ProviderSet = request.app.state.providers
+    source = providers.webhooks.get(provider)
+    if source is None:
+        raise InvalidRequestError(
+            f"no provider {provider!r} takes webhooks here; configured: "
+            f"{sorted(providers.webhooks) or 'none'}",
+            field="provider",
+        )
+    body = await request.body()
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    changes = await asyncio.to_thread(source.connection_changes, body, headers)
+    if not changes:
+        return EventReceipt(event_id=headers.get("webhook-id", ""), applied=False)
+    event_id = f"{provider}:{changes[0].event_id}"[:255]
+    ledger: EventLedger = request.app.state.event_ledger
+    if not await ledger.mark_seen(event_id, "auth"):
+        return EventReceipt(event_id=event_id, applied=False)
+    index: CapabilityIndex = request.app.state.index
+    forgotten: list[str] = []
+    for change in changes:
+        try:
+            await asyncio.to_thread(
+                index.invalidate_connections, change.workspace_id, change.user_id
+            )
+        except InvalidRequestError:  # an owner the id could name, but no valid Lucy id
+            continue
+        if change.workspace_id not in forgotten:
+            forgotten.append(change.workspace_id)
+    return EventReceipt(event_id=event_id, applied=True, invalidated=forgotten)

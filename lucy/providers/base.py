@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -92,6 +93,30 @@ class ConnectionReader(Protocol):
 
     def connect_link(self, toolkit: str, workspace_id: str, user_id: str | None) -> str | None:
         """A link a person opens to connect ``toolkit``; None when the provider has none."""
+        ...
+
+
+@dataclass(frozen=True)
+class ConnectionChange:
+    """A provider's webhook says an owner's connection changed (an account expired...)."""
+
+    event_id: str
+    workspace_id: str
+    user_id: str | None
+    toolkit: str | None
+    change: str
+
+
+class WebhookSource(Protocol):
+    """A provider that reports connection changes by webhook (Composio's connected-account
+    events). Blocking: the API runs it in a worker thread."""
+
+    name: str
+
+    def connection_changes(self, body: bytes, headers: Mapping[str, str]) -> list[ConnectionChange]:
+        """The connection changes the webhook reports, after checking its signature
+        (``AuthenticationError`` when it does not hold, ``InvalidRequestError`` for a body
+        that is not an event); [] for an event about something else."""
         ...
 
 

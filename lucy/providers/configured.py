@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
-from lucy.providers.base import ConnectionReader, ToolProvider, ToolSource
+from lucy.providers.base import ConnectionReader, ToolProvider, ToolSource, WebhookSource
 from lucy.providers.demo import DemoProvider
 from lucy.settings import Settings
 
@@ -34,6 +34,8 @@ class ProviderSet:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     change_feeds: list[Callable[[], set[str]]] = field(default_factory=list)
     """Each returns (and forgets) the toolkits its provider saw change (MCP list_changed)."""
+    webhooks: dict[str, WebhookSource] = field(default_factory=dict)
+    """Providers that report connection changes by webhook, by name (Composio)."""
 
     def changed_toolkits(self) -> set[str]:
         return set().union(*(feed() for feed in self.change_feeds))
@@ -76,6 +78,8 @@ def providers_from_settings(settings: Settings) -> ProviderSet:
         found.readers.append(composio)
         found.executors.append(composio)
         found.closers.append(_closing(composio.close))
+        if composio.webhook_secret:
+            found.webhooks[composio.name] = composio
     if settings.mcp_servers:
         from lucy.providers.mcp import MCPProvider
 

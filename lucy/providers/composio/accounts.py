@@ -63,6 +63,18 @@ class ConnectedAccounts:
             self._cache[user_id] = (self._clock() + self._ttl, toolkits)
         return toolkits
 
+    def user_of(self, account_id: str) -> str | None:
+        """The Composio user id of a connected account (any status); None when Composio does
+        not list it."""
+        listed = untracked(
+            self._sdk.connected_accounts.list, connected_account_ids=[account_id], limit=1
+        )
+        for account in getattr(listed, "items", None) or []:
+            user = getattr(account, "user_id", None)
+            if user:
+                return str(user)
+        return None
+
     def cached(self, user_id: str) -> frozenset[str]:
         """Like ``read``, but a read at most ``ttl_seconds`` old is served as it is."""
         with self._lock:

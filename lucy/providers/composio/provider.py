@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from lucy.errors import ConfigurationError
+from lucy.errors import AuthenticationError, ConfigurationError
 from lucy.models import SourceListing, ToolErrorKind, ToolkitInfo, ToolSpec
-from lucy.providers.base import CallContext, ProviderCallError
+from lucy.providers.base import CallContext, ConnectionChange, ProviderCallError
 from lucy.providers.composio.accounts import ConnectedAccounts
 from lucy.providers.composio.client import build_sdk, read_all, untracked
 from lucy.providers.composio.errors import error_from_exception, error_from_result
@@ -29,6 +29,7 @@ from lucy.providers.composio.mapping import (
     toolkit_id,
     toolkit_info,
 )
+from lucy.providers.composio.webhooks import connection_changes
 
 if TYPE_CHECKING:
     from composio import Composio
@@ -65,6 +66,7 @@ class ComposioProvider:
         timeout_seconds: float = 10.0,
         page_size: int = 100,
         account_ttl_seconds: float = 30.0,
+        webhook_secret: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if page_size < 1:
@@ -78,6 +80,7 @@ class ComposioProvider:
             self._sdk, page_size=page_size, ttl_seconds=account_ttl_seconds, clock=clock
         )
         self._remote_toolkits: dict[str, str] = {}  # toolkit id -> Composio's slug, as listed
+        self.webhook_secret = webhook_secret
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ComposioProvider:
@@ -89,6 +92,11 @@ class ComposioProvider:
             base_url=settings.composio_base_url,
             toolkits=settings.composio_toolkits,
             timeout_seconds=settings.composio_timeout_seconds,
+            webhook_secret=(
+                settings.composio_webhook_secret.get_secret_value()
+                if settings.composio_webhook_secret
+                else None
+            ),
         )
 
     def close(self) -> None:
@@ -186,6 +194,22 @@ class ComposioProvider:
         except Exception as exc:
             raise error_from_exception(exc) from exc
         return found if self.toolkits is None else found & self.toolkits
+
+    def connection_changes(self, body: bytes, headers: Mapping[str, str]) -> list[ConnectionChange]:
+        """``WebhookSource``: Composio's connected-account webhooks (``webhooks.py``); without
+        ``webhook_secret`` every webhook is refused."""
+        if not self.webhook_secret:
+            raise AuthenticationError("LUCY_COMPOSIO_WEBHOOK_SECRET is not set: no webhook holds")
+        return connection_changes(self._sdk, self.webhook_secret, body, headers, self._account_user)
+
+    def _account_user(self, account_id: str) -> str | None:
+        try:
+            user = self._accounts.user_of(account_id)
+        except Exception as exc:
+            raise error_from_exception(exc) from exc
+        if user is not None:
+            self._accounts.forget(user)  # the execute path's short cache of it is stale too
+        return user
 
     def connect_link(self, toolkit: str, workspace_id: str, user_id: str | None) -> str | None:
         """A Composio Connect link for ``toolkit``: for the person when ``user_id`` is given,

@@ -3,8 +3,13 @@ server, shaping what it serves, reading its counters, and switching faults on an
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import random
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -224,6 +229,44 @@ class ComposioDouble:
     def account_status(self, account_id: str) -> AccountStatus:
         with self._lock:
             return self._state.accounts[account_id].status
+
+    def account_webhook(
+        self,
+        account_id: str,
+        secret: str,
+        *,
+        event: str = "composio.connected_account.expired",
+        timestamp: int | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        """The body and headers of the V3 webhook Composio sends about an account (signed the
+        Standard Webhooks way with ``secret``), to post to whoever subscribed."""
+        with self._lock:
+            account = self._state.accounts[account_id]
+            message = self._state.next_id("msg")
+            body = {
+                "id": self._state.next_id("evt"),
+                "type": event,
+                "metadata": {"project_id": "pr_double", "org_id": "ok_double"},
+                "data": {
+                    "id": account.id,
+                    "toolkit": {"slug": account.toolkit},
+                    "auth_config": {"id": account.auth_config_id, "auth_scheme": "OAUTH2"},
+                    "status": account.status,
+                },
+                "timestamp": "2026-12-02T00:00:00.000Z",
+            }
+        raw = json.dumps(body).encode()
+        sent = str(int(time.time()) if timestamp is None else timestamp)
+        digest = hmac.new(
+            secret.encode(), f"{message}.{sent}.".encode() + raw, hashlib.sha256
+        ).digest()
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": message,
+            "webhook-timestamp": sent,
+            "webhook-signature": "v1," + base64.b64encode(digest).decode(),
+        }
+        return raw, headers
 
     @property
     def executions(self) -> list[ExecuteCall]:
