@@ -128,6 +128,9 @@ class JobSettings(BaseModel):
     usage_rollup_seconds: float = Field(
         600.0, gt=0, description="Seconds between roll-ups of tool usage into the index."
     )
+    sweep_seconds: float = Field(
+        900.0, gt=0, description="Seconds between sweeps for connections that lapsed."
+    )
     lock_ttl_seconds: float = Field(
         900.0, gt=0, description="A job's lock expires after this (a stalled runner loses it)."
     )

@@ -544,3 +544,20 @@ def test_webhooks_report_each_owner_an_account_event_could_name(double: Composio
             hooked.connection_changes(body.replace(b"slack", b"gmail"), headers)
     with make_provider(double) as unhooked, pytest.raises(AuthenticationError, match="SECRET"):
         unhooked.connection_changes(body, headers)
+
+
+def test_lapsed_owners_are_those_whose_accounts_stopped_being_active_since(
+    double: ComposioDouble,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    kept = double.connect("W8", "github")
+    lapsing = double.connect("W8:U2", "slack")
+    with make_provider(double) as provider:
+        assert ("W8", "U2") not in provider.lapsed_owners(None)
+        before = datetime.now(UTC)
+        double.set_account_status(lapsing, "EXPIRED")
+        assert provider.lapsed_owners(before) == [("W8:U2", None), ("W8", "U2")]
+        assert provider.lapsed_owners(datetime.now(UTC) + timedelta(hours=1)) == []
+        assert ("W8", None) not in provider.lapsed_owners(None)  # github is still ACTIVE
+    assert double.account_status(kept) == "ACTIVE"

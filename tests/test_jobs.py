@@ -154,3 +154,59 @@ def test_the_retention_job_deletes_old_trace_records(context, tmp_path) -> None:
             return run.counts["deleted"], len(await db.traces.read())
 
     assert asyncio.run(go()) == (2, 1)
+
+
+class History:
+    """The database's job runs, as the runner and the sweep use them."""
+
+    def __init__(self, last_success) -> None:
+        self.last = last_success
+        self.asked: list[str] = []
+        self.runs = 0
+
+    async def start_run(self, job: str, fencing_token: int) -> int:
+        self.runs += 1
+        return self.runs
+
+    async def finish_run(self, run_id, ok, counts=None, error=None) -> None:
+        return None
+
+    async def last_success(self, job: str):
+        self.asked.append(job)
+        return self.last
+
+
+class Sweeper:
+    name = "remote"
+
+    def __init__(self, owners) -> None:
+        self.owners = owners
+        self.since: list[object] = []
+
+    def lapsed_owners(self, since):
+        self.since.append(since)
+        return list(self.owners)
+
+
+def test_the_sweep_forgets_owners_whose_connections_lapsed_since_the_last_good_one(
+    context,
+) -> None:
+    from datetime import UTC, datetime
+
+    from lucy.jobs.runner import SWEEP_OVERLAP
+
+    index = context.index
+    forgotten: list[tuple[str, str | None]] = []
+    real = index.invalidate_connections
+    index.invalidate_connections = lambda w, u=None: (forgotten.append((w, u)), real(w, u))
+    last = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    sweeper = Sweeper([("T5", None), ("T5", "U1"), ("T5", None), ("bad id!", None)])
+    context.history, context.sweepers = History(last), [sweeper]
+    try:
+        run = asyncio.run(run_job("connection_sweep", context, LocalLocks(), RunLog()))
+    finally:
+        del index.invalidate_connections
+    assert run.ok, run.error
+    assert sweeper.since == [last - SWEEP_OVERLAP]  # looks back from the last good sweep
+    assert forgotten[:2] == [("T5", None), ("T5", "U1")]  # each owner once
+    assert run.counts == {"lapsed_owners": 2}  # the invalid id is skipped, not an error

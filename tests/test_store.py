@@ -460,8 +460,11 @@ def test_job_runs_record_start_end_counts_and_errors(url: str) -> None:
         assert (failed.ok, failed.counts, failed.error) == (False, {}, "composio: 503")
         assert failed.finished_at == t0 + timedelta(seconds=5)
 
+        assert await j.last_success("schema_refresh") == t0  # the running one does not count
+        assert await j.last_success("connection_sweep") is None  # it failed
         await j.finish_run(second, True, {"tools": 121})
         assert (await j.last_runs())["schema_refresh"].counts == {"tools": 121}
+        assert await j.last_success("schema_refresh") == t0 + timedelta(2)
 
     on_db(url, scenario)
 

@@ -13,6 +13,8 @@ job                       what it does
 ``traces_retention``      deletes trace records older than ``LUCY_TRACE_RETENTION_DAYS``
 ``usage_rollup``          writes each tool's calls and successes (from the database) into
                           the live version's payloads: the retriever's usage prior
+``connection_sweep``      forgets the connection state of owners whose connections lapsed
+                          (expired, revoked) since the last good sweep
 ========================= ========================================================
 """
 
@@ -24,7 +26,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from lucy.capability_index.service import CapabilityIndex, ToolUsage
@@ -33,6 +35,7 @@ from lucy.errors import InvalidRequestError
 from lucy.jobs.lock import Lease, Locks
 from lucy.jobs.pending import Pending
 from lucy.jobs.refresh import refresh_index
+from lucy.providers.base import ConnectionSweeper
 from lucy.providers.configured import ProviderSet
 from lucy.settings import Settings
 from lucy.store import Database
@@ -53,6 +56,8 @@ class JobContext:
     """The stored trace records and how long they are kept."""
     usage: UsageSource | None = None
     """Per-tool call counts (the database's); None: the roll-up has nothing to do."""
+    sweepers: Sequence[ConnectionSweeper] = ()
+    """Providers that list lapsed connections (Composio), for ``connection_sweep``."""
 
 
 def job_context(
@@ -71,6 +76,7 @@ def job_context(
         history=database.jobs,
         traces=TraceRetention(database.traces, settings.trace_retention_days),
         usage=database.usage,
+        sweepers=providers.sweepers,
     )
 
 
@@ -100,6 +106,8 @@ class JobHistory(Protocol):
     async def finish_run(
         self, run_id: int, ok: bool, counts: dict[str, int] | None = None, error: str | None = None
     ) -> None: ...
+
+    async def last_success(self, job: str) -> datetime | None: ...
 
 
 Counts = dict[str, int]
@@ -139,11 +147,36 @@ async def usage_rollup(ctx: JobContext, lease: Lease) -> Counts:
     return {"tools": len(stats), "updated": updated}
 
 
+SWEEP_OVERLAP = timedelta(minutes=5)  # clocks differ: each sweep looks back a little further
+
+
+async def connection_sweep(ctx: JobContext, lease: Lease) -> Counts:
+    """Forget the connection state of every owner whose connection lapsed (expired, revoked)
+    since the last good sweep began: the backstop for a webhook that never came."""
+    since = None
+    if ctx.history is not None:
+        last = await ctx.history.last_success("connection_sweep")
+        since = None if last is None else last - SWEEP_OVERLAP
+    owners: list[tuple[str, str | None]] = []
+    for sweeper in ctx.sweepers:
+        owners += await asyncio.to_thread(sweeper.lapsed_owners, since)
+    lease.check()
+    forgotten = 0
+    for workspace, user in dict.fromkeys(owners):
+        try:
+            await asyncio.to_thread(ctx.index.invalidate_connections, workspace, user)
+        except InvalidRequestError:  # an owner the provider's id could name, not a Lucy id
+            continue
+        forgotten += 1
+    return {"lapsed_owners": forgotten}
+
+
 JOBS: dict[str, Job] = {
     "refresh": refresh,
     "refresh_pending": refresh_pending,
     "traces_retention": traces_retention,
     "usage_rollup": usage_rollup,
+    "connection_sweep": connection_sweep,
 }
 
 

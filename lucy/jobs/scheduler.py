@@ -20,6 +20,7 @@ def intervals(settings: JobSettings) -> dict[str, float]:
         "refresh_pending": settings.refresh_pending_seconds,
         "traces_retention": settings.retention_seconds,
         "usage_rollup": settings.usage_rollup_seconds,
+        "connection_sweep": settings.sweep_seconds,
     }
 
 

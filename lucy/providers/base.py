@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from lucy.errors import LucyError
@@ -117,6 +118,18 @@ class WebhookSource(Protocol):
         """The connection changes the webhook reports, after checking its signature
         (``AuthenticationError`` when it does not hold, ``InvalidRequestError`` for a body
         that is not an event); [] for an event about something else."""
+        ...
+
+
+class ConnectionSweeper(Protocol):
+    """A provider that can list the connections that lapsed (expired, revoked...) since a
+    time, for the ``connection_sweep`` job. Blocking."""
+
+    name: str
+
+    def lapsed_owners(self, since: datetime | None) -> list[tuple[str, str | None]]:
+        """(workspace, user) of every owner with a connection that lapsed at or after
+        ``since`` (None: ever)."""
         ...
 
 

@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
-from lucy.providers.base import ConnectionReader, ToolProvider, ToolSource, WebhookSource
+from lucy.providers.base import (
+    ConnectionReader,
+    ConnectionSweeper,
+    ToolProvider,
+    ToolSource,
+    WebhookSource,
+)
 from lucy.providers.demo import DemoProvider
 from lucy.settings import Settings
 
@@ -36,6 +42,8 @@ class ProviderSet:
     """Each returns (and forgets) the toolkits its provider saw change (MCP list_changed)."""
     webhooks: dict[str, WebhookSource] = field(default_factory=dict)
     """Providers that report connection changes by webhook, by name (Composio)."""
+    sweepers: list[ConnectionSweeper] = field(default_factory=list)
+    """Providers that can list lapsed connections (Composio), for ``connection_sweep``."""
 
     def changed_toolkits(self) -> set[str]:
         return set().union(*(feed() for feed in self.change_feeds))
@@ -78,6 +86,7 @@ def providers_from_settings(settings: Settings) -> ProviderSet:
         found.readers.append(composio)
         found.executors.append(composio)
         found.closers.append(_closing(composio.close))
+        found.sweepers.append(composio)
         if composio.webhook_secret:
             found.webhooks[composio.name] = composio
     if settings.mcp_servers:

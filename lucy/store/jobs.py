@@ -88,3 +88,12 @@ class JobRuns:
             job: JobRunRecord(run_id, job, token, started, finished, ok, counts or {}, error)
             for run_id, job, token, started, finished, ok, counts, error in rows
         }
+
+    async def last_success(self, job: str) -> datetime | None:
+        """When the latest run of ``job`` that finished well started; None before any."""
+        stmt = select(func.max(JobRunRow.started_at)).where(
+            JobRunRow.job == job, JobRunRow.ok.is_(True)
+        )
+        async with self._engine.read("read job runs") as conn:
+            found: datetime | None = (await conn.execute(stmt)).scalar_one_or_none()
+        return found

@@ -6,13 +6,34 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from lucy.providers.composio.client import read_all, untracked
 from lucy.providers.composio.mapping import account_toolkit
 
 if TYPE_CHECKING:
     from composio import Composio
+
+_LAPSED: tuple[Literal["EXPIRED", "INACTIVE", "FAILED", "REVOKED"], ...] = (
+    "EXPIRED",
+    "INACTIVE",
+    "FAILED",
+    "REVOKED",
+)
+
+
+def _when(value: object) -> datetime | None:
+    """An API timestamp (ISO 8601, ``Z`` or an offset) as an aware datetime; None if none."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class ConnectedAccounts:
@@ -74,6 +95,27 @@ class ConnectedAccounts:
             if user:
                 return str(user)
         return None
+
+    def lapsed_since(self, since: datetime | None) -> list[tuple[str, str]]:
+        """(account id, user id) of every account no longer ACTIVE (expired, inactive,
+        failed, revoked) whose status changed at or after ``since`` (None: all of them)."""
+
+        def page(cursor: str | None) -> Any:
+            return untracked(
+                self._sdk.connected_accounts.list,
+                statuses=list(_LAPSED),
+                order_by="updated_at",
+                order_direction="desc",
+                limit=self._page_size,
+                cursor=cursor,
+            )
+
+        lapsed: list[tuple[str, str]] = []
+        for account in read_all(page, what="lapsed connected accounts"):
+            changed = _when(getattr(account, "updated_at", None))
+            if since is None or changed is None or changed >= since:
+                lapsed.append((str(account.id), str(account.user_id)))
+        return lapsed
 
     def cached(self, user_id: str) -> frozenset[str]:
         """Like ``read``, but a read at most ``ttl_seconds`` old is served as it is."""

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ from lucy.providers.composio.mapping import (
     toolkit_id,
     toolkit_info,
 )
-from lucy.providers.composio.webhooks import connection_changes
+from lucy.providers.composio.webhooks import connection_changes, owners_of
 
 if TYPE_CHECKING:
     from composio import Composio
@@ -201,6 +202,19 @@ class ComposioProvider:
         if not self.webhook_secret:
             raise AuthenticationError("LUCY_COMPOSIO_WEBHOOK_SECRET is not set: no webhook holds")
         return connection_changes(self._sdk, self.webhook_secret, body, headers, self._account_user)
+
+    def lapsed_owners(self, since: datetime | None) -> list[tuple[str, str | None]]:
+        """``ConnectionSweeper``: the owners of accounts that lapsed at or after ``since``
+        (every owner their Composio user id could name)."""
+        try:
+            lapsed = self._accounts.lapsed_since(since)
+        except Exception as exc:
+            raise error_from_exception(exc) from exc
+        owners: list[tuple[str, str | None]] = []
+        for _account, user in lapsed:
+            self._accounts.forget(user)
+            owners.extend(o for o in owners_of(user) if o not in owners)
+        return owners
 
     def _account_user(self, account_id: str) -> str | None:
         try:

@@ -233,6 +233,12 @@ class _Api:
                 and (not configs or a.auth_config_id in configs)
                 and (not ids or a.id in ids)
             ]
+            order = query.get("order_by")
+            if order in ("created_at", "updated_at"):
+                accounts.sort(
+                    key=lambda a: (getattr(a, order), a.id),
+                    reverse=query.get("order_direction", "desc") == "desc",
+                )
             items = [account_wire(a) for a in accounts]
         return self._page(items, request)
 

@@ -11,6 +11,7 @@ import random
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -224,7 +225,9 @@ class ComposioDouble:
         if status not in ACCOUNT_STATUSES:
             raise ValueError(f"unknown account status {status!r}")
         with self._lock:
-            self._state.accounts[account_id].status = status
+            account = self._state.accounts[account_id]
+            account.status = status
+            account.updated_at = datetime.now(UTC).isoformat(timespec="microseconds")
 
     def account_status(self, account_id: str) -> AccountStatus:
         with self._lock:

@@ -125,6 +125,7 @@ class Account:
     status: AccountStatus
     auth_config_id: str
     created_at: str = STAMP
+    updated_at: str = STAMP
     link_token: str | None = None
 
 

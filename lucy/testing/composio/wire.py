@@ -146,7 +146,7 @@ def account_wire(account: Account) -> dict[str, Any]:
         "state": {"authScheme": "OAUTH2", "val": val},
         "data": {},
         "created_at": account.created_at,
-        "updated_at": account.created_at,
+        "updated_at": account.updated_at,
     }
 
 
