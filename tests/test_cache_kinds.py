@@ -128,3 +128,38 @@ def test_readyz_reports_hits_and_misses_per_kind(tmp_path: Path, demo_index) -> 
     assert cache["tools"]["l1_hits"] >= 3
     assert cache["conn"]["l1_hits"] + cache["conn"]["misses"] >= 3
     assert set(cache["conn"]) == {"l1_hits", "l2_hits", "misses", "hit_ratio"}
+
+
+class CountingStore:
+    """A vector store that counts full reads of a version's payloads."""
+
+    def __init__(self, inner: VectorStore) -> None:
+        self.inner = inner
+        self.scrolls = 0
+
+    def payloads(self, name: str):
+        self.scrolls += 1
+        return self.inner.payloads(name)
+
+
+def test_a_versions_schemas_are_read_from_the_store_once_for_every_replica(
+    stores: dict[str, VectorStore], redis_cache: RedisCache
+) -> None:
+    from lucy.capability_index.shared_schemas import SharedSchemas
+
+    store = CountingStore(stores["edge"])
+    live = stores["edge"].live()
+    assert live is not None
+    stats_a, stats_b = CacheStats(), CacheStats()
+    a = SnapshotCache(store, stats=stats_a, shared=SharedSchemas(redis_cache, ttl=60))
+    b = SnapshotCache(store, stats=stats_b, shared=SharedSchemas(redis_cache, ttl=60))
+    first = a.get(live)
+    second = b.get(live)  # another replica: from Redis
+    assert store.scrolls == 1
+    assert second.by_id == first.by_id and second.toolkit_names == first.toolkit_names
+    assert stats_a.counts()["tools"] == KindCounts(l1=0, l2=0, misses=1)
+    assert stats_b.counts()["tools"] == KindCounts(l1=0, l2=1, misses=0)
+    a.forget(live, shared=True)  # the roll-up changed the payloads: gone from Redis too
+    b.forget(live)
+    b.get(live)
+    assert store.scrolls == 2

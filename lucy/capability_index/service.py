@@ -28,6 +28,7 @@ from lucy.capability_index.provider_connections import (
 )
 from lucy.capability_index.retriever import RetrievalScope, Retriever
 from lucy.capability_index.serving import LocalServing, RedisServing, ServingVersions
+from lucy.capability_index.shared_schemas import SharedSchemas
 from lucy.capability_index.shared_vectors import SharedQueryVectors
 from lucy.capability_index.snapshot import SnapshotCache
 from lucy.capability_index.sources import catalog_listing, merge_listings
@@ -40,6 +41,7 @@ from lucy.store import SyncConnections, check_id, database_url
 
 _LIVE_TTL = 2.0  # seconds a replica trusts its idea of the live version
 _TOOLS = "tools:"  # an invalidation message prefix: a version's payloads changed
+_SCHEMAS_TTL = 600.0  # seconds a version's schemas stay in Redis (bounds a stale copy)
 
 
 class ToolUsage(Protocol):
@@ -159,7 +161,11 @@ class CapabilityIndex:
             self.bus.start()
         self._lock = threading.Lock()
         self._view: _LiveView | None = None
-        self.snapshots = SnapshotCache(self.store, stats=self.stats)
+        self.snapshots = SnapshotCache(
+            self.store,
+            stats=self.stats,
+            shared=None if self._redis is None else SharedSchemas(self._redis, ttl=_SCHEMAS_TTL),
+        )
         self.retriever = Retriever(
             self.store,
             self.embedder,
@@ -397,7 +403,7 @@ class CapabilityIndex:
                 updates[point_id(payload["provider"], slug)] = {"usage": usage}
         if updates:
             self.store.set_payload(live, updates)
-            self.snapshots.forget(live)
+            self.snapshots.forget(live, shared=True)
             if self.bus is not None:
                 self.bus.publish(_TOOLS + live)
         return len(updates)

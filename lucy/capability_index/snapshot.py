@@ -8,6 +8,7 @@ from typing import Any
 
 from lucy.capability_index.cache_stats import CacheStats
 from lucy.capability_index.ranking import usage_priors
+from lucy.capability_index.shared_schemas import SharedSchemas
 from lucy.capability_index.store import VectorStore
 from lucy.models import point_id
 
@@ -41,15 +42,22 @@ class IndexSnapshot:
 class SnapshotCache:
     """One snapshot per version, loaded once (a scroll of the collection), the newest kept.
 
-    This is the ``tools`` kind of cache: its key is the index version (a version's collection
-    never changes, so nothing invalidates it); a lookup is an ``l1`` hit, or a ``miss`` that
-    read the version's schemas from the vector store."""
+    This is the ``tools`` kind of cache, keyed by the index version: a lookup is an ``l1``
+    hit (in memory), an ``l2`` hit (another replica put the version in Redis, ``shared``), or a
+    ``miss`` that read the version's schemas from the vector store (and shared them). A version
+    changes only when the usage roll-up writes into its payloads (``forget``)."""
 
     def __init__(
-        self, store: VectorStore, *, keep: int = 2, stats: CacheStats | None = None
+        self,
+        store: VectorStore,
+        *,
+        keep: int = 2,
+        stats: CacheStats | None = None,
+        shared: SharedSchemas | None = None,
     ) -> None:
         self._store = store
         self.stats = stats or CacheStats()
+        self._shared = shared
         self._keep = keep
         self._snapshots: dict[str, IndexSnapshot] = {}
         self._lock = threading.Lock()
@@ -61,19 +69,28 @@ class SnapshotCache:
             return snapshot
         with self._lock:
             snapshot = self._snapshots.get(version)
-            self.stats.record("tools", "l1" if snapshot else "miss")
-            if snapshot is None:
-                snapshot = IndexSnapshot.of(version, self._store.payloads(version))
-                self._snapshots[version] = snapshot
-                for old in list(self._snapshots)[: -self._keep]:
-                    del self._snapshots[old]
+            if snapshot is not None:
+                self.stats.record("tools", "l1")
+                return snapshot
+            payloads = None if self._shared is None else self._shared.get(version)
+            self.stats.record("tools", "miss" if payloads is None else "l2")
+            if payloads is None:
+                payloads = self._store.payloads(version)
+                if self._shared is not None:
+                    self._shared.put(version, payloads)
+            snapshot = IndexSnapshot.of(version, payloads)
+            self._snapshots[version] = snapshot
+            for old in list(self._snapshots)[: -self._keep]:
+                del self._snapshots[old]
         return snapshot
 
-    def forget(self, version: str | None = None) -> None:
-        """Drop ``version`` (None: every version): its payloads changed (a usage roll-up), so
-        the next lookup reads them again."""
+    def forget(self, version: str | None = None, *, shared: bool = False) -> None:
+        """Drop ``version`` (None: every version) from memory, and with ``shared`` from Redis:
+        its payloads changed (a usage roll-up), so the next lookup reads them again."""
         with self._lock:
             if version is None:
                 self._snapshots.clear()
             else:
                 self._snapshots.pop(version, None)
+                if shared and self._shared is not None:
+                    self._shared.drop(version)
