@@ -137,14 +137,7 @@ async def provider_webhook(provider: str, request: Request) -> EventReceipt:
     if not await ledger.mark_seen(event_id, "auth"):
         return EventReceipt(event_id=event_id, applied=False)
     index: CapabilityIndex = request.app.state.index
-    forgotten: list[str] = []
-    for change in changes:
-        try:
-            await asyncio.to_thread(
-                index.invalidate_connections, change.workspace_id, change.user_id
-            )
-        except InvalidRequestError:  # an owner the id could name, but no valid Lucy id
-            continue
-        if change.workspace_id not in forgotten:
-            forgotten.append(change.workspace_id)
-    return EventReceipt(event_id=event_id, applied=True, invalidated=forgotten)
+    owners = [(change.workspace_id, change.user_id) for change in changes]
+    forgotten = await asyncio.to_thread(index.forget_owners, owners)
+    workspaces = list(dict.fromkeys(workspace for workspace, _user in forgotten))
+    return EventReceipt(event_id=event_id, applied=True, invalidated=workspaces)

