@@ -2,12 +2,16 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/bench_retrieval.py [--sizes 1000,10000] [--queries 500]
-        [--http-requests 400] [--out bench/results/retrieval.json]
+    .venv/bin/python bench/bench_retrieval.py [--sizes 1000,10000] [--backends torch,onnx]
+        [--queries 500] [--http-requests 400] [--concurrency 1,8,32]
+        [--out bench/results/retrieval.json]
 
-Each size runs in its own child process (the hidden ``--one-size N`` flag), so peak RSS figures
-never mix between sizes. The child writes its figures as JSON to ``--child-out``; the parent
-prints a table per size and writes everything, plus machine info, to ``--out``.
+Each size and embedding backend runs in its own child process (the hidden ``--one-size N``
+flag), so peak RSS figures never mix between runs; the backends of a size run back to back,
+so each row has the torch figure beside it from the same run. The child writes its figures as
+JSON to ``--child-out``; the parent prints a table per run and a side-by-side summary, and
+writes everything, plus machine info, to ``--out``. ONNX exports are kept in
+``LUCY_MODEL_CACHE_DIR`` (default here: ``.lucy/models``), so only the first run makes them.
 
 For the HTTP phase the size's process closes its index and starts the server in a process of its
 own (the hidden ``--serve-one N --data-dir DIR --port P`` flags: the same synthetic catalog, the
@@ -50,11 +54,12 @@ from lucy.models import RetrievalResult, ToolkitInfo, ToolSpec
 from lucy.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("LUCY_MODEL_CACHE_DIR", str(ROOT / ".lucy" / "models"))
 DEFAULT_OUT = ROOT / "bench" / "results" / "retrieval.json"
 WORKSPACE = "demo"  # starts with every toolkit of the catalog connected
 K = 5
 WARMUP_CALLS = 10
-HTTP_CONCURRENCY = 8
+HTTP_CONCURRENCY = (1, 8, 32)
 WARM_CACHE_SIZE = 2048  # Settings().query_cache_size, the production default
 READY_TIMEOUT_S = 120.0  # the server process loads the model before it answers /readyz
 STOP_TIMEOUT_S = 30.0  # grace after SIGTERM before the server process is killed
@@ -336,9 +341,17 @@ def bench_in_process(index: CapabilityIndex, settings: Settings, queries: int) -
 
 
 def bench_http(
-    n: int, data_dir: Path, torch_threads: int, requests: int, digest: str
+    n: int,
+    data_dir: Path,
+    torch_threads: int,
+    requests: int,
+    digest: str,
+    *,
+    backend: str,
+    concurrency: Sequence[int],
 ) -> dict[str, Any]:
-    """Serve the built index from a separate process; 8 concurrent clients POST /v1/retrieve.
+    """Serve the built index from a separate process; at each of ``concurrency``, that many
+    clients POST /v1/retrieve.
 
     The index in ``data_dir`` must be closed by this process first: the embedded Qdrant shard
     folder is locked by whichever process has it open.
@@ -360,13 +373,15 @@ def bench_http(
         str(torch_threads),
         "--catalog-digest",
         digest,
+        "--backends",
+        backend,
     ]
     t0 = time.perf_counter()
     server = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL)
     try:
         _wait_ready(base, server)
         _log(f"[{n}] HTTP: server process {server.pid} ready in {time.perf_counter() - t0:.1f} s")
-        return asyncio.run(_drive_http(base, requests))
+        return {str(c): asyncio.run(_drive_http(base, requests, c)) for c in concurrency}
     finally:
         _stop(server)
 
@@ -403,21 +418,37 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
 
 
 def serve_one(
-    n: int, data_dir: Path, port: int, torch_threads: int | None, digest: str | None
+    n: int,
+    data_dir: Path,
+    port: int,
+    torch_threads: int | None,
+    digest: str | None,
+    backend: str,
 ) -> int:
     """The HTTP server process: serve the index the benchmark process built, on ``port``."""
     catalog = synthesise_catalog(n)
     if digest is not None and catalog_digest(catalog) != digest:
         _log("serve-one: the synthesised catalog differs from the benchmark process's one")
         return 2
-    settings = Settings(data_dir=data_dir, query_cache_size=0, qdrant_url=None, redis_url=None)
+    settings = Settings(
+        data_dir=data_dir,
+        query_cache_size=0,
+        qdrant_url=None,
+        redis_url=None,
+        embedding_backend=backend,  # type: ignore[arg-type]
+    )
     if torch_threads is not None:
         settings = settings.model_copy(update={"torch_threads": torch_threads})
     index = CapabilityIndex(settings, catalog=catalog)
     try:
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(settings, index=index), host="127.0.0.1", port=port, log_level="warning"
+                create_app(settings, index=index),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                loop="uvloop",
+                http="httptools",
             )
         )
         _exit_with_parent(server)
@@ -441,12 +472,10 @@ def _exit_with_parent(server: uvicorn.Server) -> None:
     threading.Thread(target=watch, name="bench-parent-watch", daemon=True).start()
 
 
-async def _drive_http(base: str, total: int) -> dict[str, Any]:
+async def _drive_http(base: str, total: int, concurrency: int) -> dict[str, Any]:
     latencies: list[float] = []
     errors: dict[str, int] = {}
-    limits = httpx.Limits(
-        max_connections=HTTP_CONCURRENCY, max_keepalive_connections=HTTP_CONCURRENCY
-    )
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(
         base_url=base, timeout=HTTP_TIMEOUT_S, limits=limits, trust_env=False
     ) as client:
@@ -461,20 +490,20 @@ async def _drive_http(base: str, total: int) -> dict[str, Any]:
             return elapsed
 
         # Warm-up: open the connections and the server's thread pool; not counted.
-        await asyncio.gather(*(post(q) for q in cycle(QUERIES, HTTP_CONCURRENCY)))
+        await asyncio.gather(*(post(q) for q in cycle(QUERIES, concurrency)))
         errors.clear()
-        queue = iter(list(cycle(QUERIES, total, start=HTTP_CONCURRENCY)))
+        queue = iter(list(cycle(QUERIES, total, start=concurrency)))
 
         async def worker() -> None:
             for query in queue:  # one shared iterator: each request is sent exactly once
                 latencies.append(await post(query))
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(HTTP_CONCURRENCY)))
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - started
     return {
         **summarise(latencies),
-        "concurrency": HTTP_CONCURRENCY,
+        "concurrency": concurrency,
         "query_cache": "off",
         "wall_s": wall,
         "throughput_rps": len(latencies) / wall,
@@ -483,7 +512,13 @@ async def _drive_http(base: str, total: int) -> dict[str, Any]:
 
 
 def run_one_size(
-    n: int, queries: int, http_requests: int, torch_threads: int | None = None
+    n: int,
+    queries: int,
+    http_requests: int,
+    torch_threads: int | None = None,
+    *,
+    backend: str = "onnx",
+    concurrency: Sequence[int] = HTTP_CONCURRENCY,
 ) -> dict[str, Any]:
     """Everything for one catalog size, in this (child) process."""
     started = time.perf_counter()
@@ -496,7 +531,11 @@ def run_one_size(
         # Embedded Qdrant and in-process cache whatever LUCY_* says; the production-size query
         # cache, emptied before every cold call
         settings = Settings(
-            data_dir=Path(tmp), query_cache_size=WARM_CACHE_SIZE, qdrant_url=None, redis_url=None
+            data_dir=Path(tmp),
+            query_cache_size=WARM_CACHE_SIZE,
+            qdrant_url=None,
+            redis_url=None,
+            embedding_backend=backend,  # type: ignore[arg-type]
         )
         if torch_threads is not None:
             settings = settings.model_copy(update={"torch_threads": torch_threads})
@@ -519,9 +558,15 @@ def run_one_size(
             status = index.status()
         finally:
             index.close()  # releases the shard folder's lock for the server process
-        _log(f"[{n}] HTTP: {http_requests} requests, concurrency {HTTP_CONCURRENCY}")
+        _log(f"[{n}] HTTP: {http_requests} requests at concurrency {list(concurrency)}")
         http = bench_http(
-            n, settings.data_dir, settings.torch_threads, http_requests, catalog_digest(catalog)
+            n,
+            settings.data_dir,
+            settings.torch_threads,
+            http_requests,
+            catalog_digest(catalog),
+            backend=backend,
+            concurrency=concurrency,
         )
         rss_queries = peak_rss_mib()
 
@@ -552,6 +597,7 @@ def run_one_size(
         "retrieval_in_process": latency,
         "retrieval_http": http,
         "backend": status["backend"],
+        "embedding_backend": backend,
         "embedder": status["embedder"],
         "torch": {
             "version": torch.__version__,
@@ -585,7 +631,7 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def run_child(n: int, args: argparse.Namespace) -> dict[str, Any]:
+def run_child(n: int, backend: str, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="lucy-bench-out-") as tmp:
         out = Path(tmp) / "size.json"
         cmd = [
@@ -599,6 +645,10 @@ def run_child(n: int, args: argparse.Namespace) -> dict[str, Any]:
             str(args.http_requests),
             "--child-out",
             str(out),
+            "--backends",
+            backend,
+            "--concurrency",
+            args.concurrency,
         ]
         if args.torch_threads is not None:
             cmd += ["--torch-threads", str(args.torch_threads)]
@@ -613,12 +663,12 @@ def print_table(fig: dict[str, Any]) -> None:
     rows = [
         ("in-process, cold cache", lat["cold"]),
         ("in-process, warm cache", lat["warm"]),
-        (f"HTTP, concurrency {http['concurrency']}", http),
+        *((f"HTTP, concurrency {c}", h) for c, h in http.items()),
     ]
     print()
     print(
-        f"== {fig['tools']} tools in {fig['toolkits']} toolkits"
-        f" ({fig['backend']}, {fig['torch']['threads']} torch threads) =="
+        f"== {fig['tools']} tools in {fig['toolkits']} toolkits, {fig['embedding_backend']}"
+        f" ({fig['backend']}, {fig['torch']['threads']} threads) =="
     )
     print(f"  model load              {fig['model_load_s']:8.2f} s")
     print(
@@ -640,10 +690,11 @@ def print_table(fig: dict[str, Any]) -> None:
             f"  {label:<26}{s['n']:>6}{s['p50_ms']:>9.1f}{s['p95_ms']:>9.1f}"
             f"{s['p99_ms']:>9.1f}{s['mean_ms']:>9.1f}{s['max_ms']:>9.1f}"
         )
-    print(
-        f"  HTTP throughput {http['throughput_rps']:.1f} req/s"
-        f" ({http['wall_s']:.1f} s wall, errors {http['errors'] or 'none'})"
-    )
+    for c, h in http.items():
+        print(
+            f"  HTTP throughput at concurrency {c}: {h['throughput_rps']:.1f} req/s"
+            f" ({h['wall_s']:.1f} s wall, errors {h['errors'] or 'none'})"
+        )
     print("  HTTP server ran in a separate process from the client (uvicorn, 1 worker)")
     for label in ("cold", "warm"):
         stages = lat[label]["stage_mean_ms"]
@@ -660,6 +711,31 @@ def print_table(fig: dict[str, Any]) -> None:
         )
 
 
+def print_comparison(figs: Sequence[dict[str, Any]]) -> None:
+    """One line per figure, a column per (size, backend): the issue's table."""
+    cols = [(f"{f['tools']} {f['embedding_backend']}", f) for f in figs]
+    if not cols:
+        return
+    lines: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+        ("build, fresh s", lambda f: f"{f['build_fresh']['seconds']:.1f}"),
+        ("build, unchanged s", lambda f: f"{f['build_unchanged']['seconds']:.2f}"),
+        ("peak RSS MiB", lambda f: f"{f['peak_rss_mib']['after_queries']:.0f}"),
+        ("in-process cold p95 ms", lambda f: f"{f['retrieval_in_process']['cold']['p95_ms']:.1f}"),
+        ("in-process warm p95 ms", lambda f: f"{f['retrieval_in_process']['warm']['p95_ms']:.1f}"),
+    ]
+    for c in figs[0]["retrieval_http"]:
+        lines.append(
+            (f"HTTP c={c} p95 ms", lambda f, c=c: f"{f['retrieval_http'][c]['p95_ms']:.1f}")
+        )
+        lines.append(
+            (f"HTTP c={c} req/s", lambda f, c=c: f"{f['retrieval_http'][c]['throughput_rps']:.1f}")
+        )
+    print()
+    print(f"  {'':<24}" + "".join(f"{name:>14}" for name, _ in cols))
+    for label, cell in lines:
+        print(f"  {label:<24}" + "".join(f"{cell(f):>14}" for _, f in cols))
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument(
@@ -672,6 +748,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         default=None,
         help="override Settings.torch_threads (default: LUCY_TORCH_THREADS or 2)",
+    )
+    parser.add_argument(
+        "--backends",
+        default="torch,onnx",
+        help="comma-separated embedding backends (LUCY_EMBEDDING_BACKEND values) to run",
+    )
+    parser.add_argument(
+        "--concurrency",
+        default=",".join(str(c) for c in HTTP_CONCURRENCY),
+        help="comma-separated HTTP client concurrencies",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
     parser.add_argument("--one-size", type=int, default=None, help=argparse.SUPPRESS)
@@ -687,6 +773,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.size_list = [int(s) for s in args.sizes.split(",") if s.strip()]
     except ValueError:
         parser.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
+    args.backend_list = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = set(args.backend_list) - {"torch", "onnx", "onnx-int8"}
+    if unknown or not args.backend_list:
+        parser.error(f"--backends takes torch, onnx, onnx-int8; got {args.backends!r}")
+    try:
+        args.concurrency_list = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    except ValueError:
+        parser.error(f"--concurrency must be comma-separated integers, got {args.concurrency!r}")
+    if not args.concurrency_list or min(args.concurrency_list) < 1:
+        parser.error("--concurrency needs positive integers")
     if args.torch_threads is not None and args.torch_threads < 1:
         parser.error("--torch-threads must be at least 1")
     if not args.size_list or min(args.size_list) < 1:
@@ -702,10 +798,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.serve_one is not None:
         return serve_one(
-            args.serve_one, args.data_dir, args.port, args.torch_threads, args.catalog_digest
+            args.serve_one,
+            args.data_dir,
+            args.port,
+            args.torch_threads,
+            args.catalog_digest,
+            args.backend_list[0],
         )
     if args.one_size is not None:
-        fig = run_one_size(args.one_size, args.queries, args.http_requests, args.torch_threads)
+        fig = run_one_size(
+            args.one_size,
+            args.queries,
+            args.http_requests,
+            args.torch_threads,
+            backend=args.backend_list[0],
+            concurrency=args.concurrency_list,
+        )
         args.child_out.write_text(json.dumps(fig))
         return 0
 
@@ -719,9 +827,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sizes: list[dict[str, Any]] = []
     for n in args.size_list:
-        fig = run_child(n, args)
-        print_table(fig)
-        sizes.append(fig)
+        for backend in args.backend_list:
+            fig = run_child(n, backend, args)
+            print_table(fig)
+            sizes.append(fig)
+    print_comparison(sizes)
     wall = time.perf_counter() - started
     load_after = os.getloadavg()
     if sizes:
@@ -740,6 +850,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "warmup_calls": WARMUP_CALLS,
             "distinct_queries": len(QUERIES),
             "torch_threads": args.torch_threads,
+            "backends": args.backend_list,
+            "concurrency": args.concurrency_list,
         },
         "sizes": sizes,
         "wall_s": wall,

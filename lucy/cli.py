@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.table import Table
 
 from lucy.console import console, err, errors, progress_bar
+from lucy.errors import IndexLockedError, IndexNotReadyError, LucyError, ServerUnreachableError
 from lucy.eval.cli import eval_app
 from lucy.jobs.cli import jobs_app, worker
 from lucy.settings import Settings
 
 if TYPE_CHECKING:
     from lucy.capability_index.service import CapabilityIndex
-    from lucy.models import SourceListing
+    from lucy.models import RetrievalResult, SourceListing
     from lucy.providers.configured import ProviderSet
+    from lucy.remote import LucyServer
 
 app = typer.Typer(help="Lucy: tool selection for an LLM assistant.", no_args_is_help=True)
 index_app = typer.Typer(help="Build and inspect the capability index.", no_args_is_help=True)
@@ -38,25 +40,57 @@ User = Annotated[str | None, typer.Option("--user", help="A user in the workspac
 
 
 def _open(settings: Settings | None = None) -> tuple[CapabilityIndex, ProviderSet]:
-    """The index, reading connection state from the providers the settings turn on."""
-    from lucy.capability_index.service import CapabilityIndex
+    """The index, reading connection state from the providers the settings turn on. Raises
+    ``IndexLockedError`` (before the model loads) while another process holds the embedded
+    index's live version."""
+    from lucy.capability_index.edge_store import EdgeStore
+    from lucy.capability_index.service import CapabilityIndex, make_store
     from lucy.providers.configured import providers_from_settings
 
     settings = settings or Settings()
+    store = make_store(settings)
+    if isinstance(store, EdgeStore):
+        try:
+            store.open_live()
+        except IndexLockedError:
+            store.close()
+            raise
     providers = providers_from_settings(settings)
-    return CapabilityIndex(settings, readers=providers.readers), providers
+    return CapabilityIndex(settings, store=store, readers=providers.readers), providers
 
 
-def _with_index(action: Callable[[CapabilityIndex], T]) -> T:
+def _with_index(
+    action: Callable[[CapabilityIndex], T], beside: Callable[[LucyServer], T] | None = None
+) -> T:
+    """``action`` on the embedded index; while another process (a running ``lucy serve``)
+    holds it, ``beside`` on the server at ``LUCY_URL`` instead."""
     import asyncio
 
     with errors():
-        index, providers = _open()
+        try:
+            index, providers = _open()
+        except IndexLockedError as locked:
+            if beside is None:
+                raise
+            return _on_server(locked, beside)
         try:
             return action(index)
         finally:
             index.close()
             asyncio.run(providers.aclose())
+
+
+def _on_server(locked: IndexLockedError, action: Callable[[LucyServer], T]) -> T:
+    from lucy.remote import LucyServer
+
+    url = Settings().server_url
+    try:
+        with LucyServer(url) as server:
+            return action(server)
+    except ServerUnreachableError as exc:
+        raise ServerUnreachableError(
+            f"{locked}, and {exc}; set LUCY_URL to the server that holds it", url=url
+        ) from exc
 
 
 def _listings(settings: Settings) -> list[SourceListing]:
@@ -101,21 +135,34 @@ def serve(
     settings = Settings()
     with errors():
         index, providers = _open(settings)
-        if not index.ready():
-            err.print("no live index yet: building it first")
+        try:
+            index.check_live()
+        except IndexNotReadyError as exc:  # none yet, or made by another model or runtime
+            err.print(f"{exc}; building it first")
             _build(index)
     uvicorn.run(
         create_app(settings, index=index, providers=providers),
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
+        loop="uvloop",  # the event loop and HTTP parser in C: less per-request overhead
+        http="httptools",
+    )
+
+
+def _held_by(server: LucyServer) -> NoReturn:
+    """A build needs the index to itself: name the server that holds it (if one answers)."""
+    live = server.live_version()
+    raise LucyError(
+        f"the index is held by the Lucy server at {server.url} (live: {live or 'none'}); "
+        "to build, stop it, run `lucy index build`, then start it again"
     )
 
 
 @index_app.command("build")
 def index_build() -> None:
     """Build a new index version from every enabled source and make it live."""
-    _with_index(_build)
+    _with_index(_build, _held_by)
 
 
 @index_app.command("status")
@@ -123,7 +170,7 @@ def index_status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The live version, the stored versions and counts."""
-    status = _with_index(lambda index: index.status())
+    status = _with_index(lambda index: index.status(), lambda server: server.index_status())
     if as_json:
         console.print_json(json.dumps(status))
         return
@@ -150,8 +197,15 @@ def retrieve(
     result = _with_index(
         lambda index: index.retrieve(
             query, workspace_id=workspace, user_id=user, k=k, toolkits=toolkit
-        )
+        ),
+        lambda server: server.retrieve(
+            query, workspace_id=workspace, user_id=user, k=k, toolkits=toolkit
+        ),
     )
+    _print_retrieval(query, workspace, result, as_json=as_json)
+
+
+def _print_retrieval(query: str, workspace: str, result: RetrievalResult, *, as_json: bool) -> None:
     if as_json:
         print(result.model_dump_json(indent=2))
         return
@@ -182,7 +236,10 @@ def connections_connect(
     user: User = None,
 ) -> None:
     """Connect toolkits for a workspace (or one user in it)."""
-    found = _with_index(lambda index: index.connect(workspace, toolkits, user))
+    found = _with_index(
+        lambda index: index.connect(workspace, toolkits, user),
+        lambda server: server.connect(workspace, toolkits, user),
+    )
     _print_connections(workspace, found)
 
 
@@ -193,14 +250,21 @@ def connections_disconnect(
     user: User = None,
 ) -> None:
     """Disconnect toolkits from a workspace (or one user in it)."""
-    found = _with_index(lambda index: index.disconnect(workspace, toolkits, user))
+    found = _with_index(
+        lambda index: index.disconnect(workspace, toolkits, user),
+        lambda server: server.disconnect(workspace, toolkits, user),
+    )
     _print_connections(workspace, found)
 
 
 @connections_app.command("list")
 def connections_list(workspace: Workspace, user: User = None) -> None:
     """The toolkits a workspace (and user) can use."""
-    _print_connections(workspace, _with_index(lambda index: index.connected(workspace, user)))
+    found = _with_index(
+        lambda index: index.connected(workspace, user),
+        lambda server: server.connected(workspace, user),
+    )
+    _print_connections(workspace, found)
 
 
 @db_app.command("upgrade")

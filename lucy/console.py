@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from lucy.errors import LucyError
@@ -17,11 +18,12 @@ err = Console(stderr=True)
 
 @contextmanager
 def errors() -> Iterator[None]:
-    """Print a LucyError as one line and exit with status 2."""
+    """Print a LucyError as one line (never wrapped, brackets in it kept) and exit with
+    status 2."""
     try:
         yield
     except LucyError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from exc
 
 

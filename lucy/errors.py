@@ -7,7 +7,11 @@ LucyError
 ├── AuthenticationError       a signature or credential is missing or wrong (401)
 ├── CatalogError              a catalog file is malformed (names file and tool)
 ├── IndexNotReadyError        no live index version yet (503)
+│   └── EmbedderMismatchError  the live index was embedded by another model or runtime
 ├── IndexBuildError           a build failed; the live version is untouched
+├── IndexLockedError          another process (a running server) holds the embedded index
+├── ServerError               the Lucy server (LUCY_URL) answered a CLI request with an error
+│   └── ServerUnreachableError no Lucy server answered there (refused, timed out)
 ├── BackendUnavailableError   Qdrant, Redis or the database cannot be reached
 │   └── LLMError              the LLM endpoint failed or timed out (the loop falls back)
 └── LLMNotConfiguredError     /v1/respond without LUCY_LLM_* settings (503)
@@ -60,6 +64,36 @@ class IndexNotReadyError(LucyError):
 
 class IndexBuildError(LucyError):
     """A build did not complete; the live version was not changed."""
+
+
+class EmbedderMismatchError(IndexNotReadyError):
+    """The live index's vectors were made by another model or runtime than the one this
+    process embeds queries with: searching it would compare unlike vectors."""
+
+
+class IndexLockedError(LucyError):
+    """The embedded index's folder is locked by another process, e.g. a running ``lucy serve``
+    (qdrant-edge lets one process open a shard)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"the embedded index at {path} is locked by another process (a running `lucy serve`?)"
+        )
+        self.path = path
+
+
+class ServerError(LucyError):
+    """The Lucy server the CLI asked (``LUCY_URL``) answered with an error; the message is the
+    server's own."""
+
+    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+
+
+class ServerUnreachableError(ServerError):
+    """No Lucy server answered at ``LUCY_URL``: connection refused, timed out, not HTTP."""
 
 
 class BackendUnavailableError(LucyError):

@@ -10,6 +10,9 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+Backend = Literal["torch", "onnx", "onnx-int8"]
+"""Runtime of the embedding model (``LUCY_EMBEDDING_BACKEND``)."""
+
 
 class RetrievalWeights(BaseModel):
     """How the retriever fuses and re-scores; every number here is a tunable, not a literal."""
@@ -207,7 +210,26 @@ class Settings(BaseSettings):
     embedding_model: str | None = Field(
         None, description="sentence-transformers model path or name; unset = bundled MiniLM."
     )
+    embedding_backend: Backend = Field(
+        "onnx",
+        description="Runtime of the embedding model: torch, onnx (an ONNX export of the same "
+        "model, made at first use under LUCY_DATA_DIR/models) or onnx-int8 (that export "
+        "quantised). An index records it; queries are embedded by the runtime of the index.",
+    )
+    model_cache_dir: Path | None = Field(
+        None,
+        description="Where ONNX exports of the embedding model are kept; unset = "
+        "LUCY_DATA_DIR/models.",
+    )
     embedding_batch_size: int = Field(64, ge=1)
+    embedding_batch_window_ms: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="How long /v1/retrieve waits to gather concurrent requests' query texts "
+        "into one model call (0: no wait; texts that arrive while the model runs are batched "
+        "anyway).",
+    )
     query_cache_size: int = Field(2048, ge=0, description="LRU entries for query embeddings.")
     query_vector_ttl_seconds: float = Field(
         86_400.0,
@@ -221,6 +243,11 @@ class Settings(BaseSettings):
     max_query_chars: int = Field(2000, ge=10)
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+    url: str | None = Field(
+        None,
+        description="The running Lucy server the CLI asks while it holds the embedded index; "
+        "unset = http://LUCY_HOST:LUCY_PORT.",
+    )
     retrieval: RetrievalWeights = Field(default_factory=RetrievalWeights)
     llm_base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1."
@@ -295,6 +322,14 @@ class Settings(BaseSettings):
     @property
     def llm_configured(self) -> bool:
         return bool(self.llm_base_url and self.llm_model)
+
+    @property
+    def server_url(self) -> str:
+        """``url``, else ``lucy serve``'s own address (loopback for a wildcard bind)."""
+        if self.url:
+            return self.url.rstrip("/")
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @property
     def index_dir(self) -> Path:

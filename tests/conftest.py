@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# one ONNX export of the model for every test (and the servers they start), kept between runs
+os.environ.setdefault(
+    "LUCY_MODEL_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".lucy" / "models")
+)
 
 from qdrant_client import QdrantClient
 
@@ -24,8 +28,11 @@ from lucy.settings import Settings
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(threads=2)
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> SentenceTransformerEmbedder:
+    """The model on the default runtime, as the service runs it."""
+    return SentenceTransformerEmbedder.from_settings(
+        Settings(data_dir=tmp_path_factory.mktemp("embedder"))
+    )
 
 
 SMALL_TOOLKITS = {"github", "linear", "jira", "slack", "gmail", "googlecalendar", "notion"}

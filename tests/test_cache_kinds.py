@@ -3,6 +3,7 @@ one on 127.0.0.1:6379, under a prefix of the test's own)."""
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from lucy.capability_index.embedder import SentenceTransformerEmbedder
 from lucy.capability_index.shared_vectors import SharedQueryVectors
 from lucy.capability_index.snapshot import SnapshotCache
 from lucy.capability_index.store import VectorStore
+from lucy.settings import Settings
 from tests.conftest import make_settings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -114,7 +116,8 @@ def _sharing(
 ) -> SentenceTransformerEmbedder:
     """A replica's embedder: the same model, its own LRU and counters."""
     del loaded  # loaded once per session already: a second load is quick
-    return SentenceTransformerEmbedder(threads=2, shared=shared, stats=stats)
+    settings = Settings(data_dir=Path(tempfile.gettempdir()) / "lucy-replica")
+    return SentenceTransformerEmbedder.from_settings(settings, shared=shared, stats=stats)
 
 
 def test_readyz_reports_hits_and_misses_per_kind(tmp_path: Path, demo_index) -> None:

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.routing import Route
 
+from lucy.api.admin_routes import router as admin_router
 from lucy.api.events import router as events_router
 from lucy.api.mcp_server import MCPEndpoint, WithSlash, build_mcp_server
 from lucy.api.routes import router
@@ -117,6 +118,7 @@ def create_app(
     app.state.runs = RunLog()
     app.include_router(router)
     app.include_router(events_router)
+    app.include_router(admin_router)
     mcp = MCPEndpoint(
         lambda: build_mcp_server(lambda: app.state.index, lambda: app.state.executor, settings),
         settings,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from lucy.api.schemas import (
     CacheKindView,
@@ -19,7 +20,7 @@ from lucy.api.schemas import (
     RetrieveRequest,
 )
 from lucy.capability_index.service import CapabilityIndex
-from lucy.errors import LLMNotConfiguredError
+from lucy.errors import IndexNotReadyError, LLMNotConfiguredError
 from lucy.jobs.runner import RunLog
 from lucy.models import RetrievalResult, ToolSpec
 from lucy.planner.service import Responder
@@ -39,15 +40,17 @@ def _index(request: Request) -> CapabilityIndex:
 
 
 @router.post("/v1/retrieve", response_model=RetrievalResult, responses=_ERRORS, tags=["retrieval"])
-def retrieve(body: RetrieveRequest, request: Request) -> RetrievalResult:
+async def retrieve(body: RetrieveRequest, request: Request) -> Response:
     """The top-k connected tools for a request, and unconnected toolkits that would fit."""
-    return _index(request).retrieve(
+    result = await _index(request).aretrieve(
         body.query,
         workspace_id=body.workspace_id,
         user_id=body.user_id,
         k=body.k,
         toolkits=body.toolkits,
     )
+    # already validated by its model: serialised as it is, without a second validation pass
+    return Response(orjson.dumps(result.model_dump()), media_type="application/json")
 
 
 @router.post(
@@ -129,8 +132,11 @@ def healthz() -> HealthResponse:
 def readyz(request: Request) -> ReadyResponse | JSONResponse:
     """Ready when an index version is live."""
     index = _index(request)
-    if not index.ready():
-        return JSONResponse(status_code=503, content={"status": "no index", "index_version": None})
+    try:
+        index.check_live()
+    except IndexNotReadyError as exc:
+        content = {"status": "no index", "index_version": None, "reason": str(exc)}
+        return JSONResponse(status_code=503, content=content)
     runs: RunLog = request.app.state.runs
     jobs = {
         name: JobRunView(

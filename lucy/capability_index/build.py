@@ -69,32 +69,20 @@ def build_index(
     if previous is not None:
         hashes = {t.point_id: t.content_hash for t in tools}
         recipe = ("content_hash", "embedder", "document_format")
-        for point in store.fetch(previous, list(hashes)):
-            made_with = [point.payload.get(field) for field in recipe]
-            if made_with == [hashes.get(point.id), embedder.model_id, DOCUMENT_FORMAT]:
-                reusable[point.id] = list(point.dense)
-            if "usage" in point.payload:
-                usage[point.id] = point.payload["usage"]
+        for old in store.fetch(previous, list(hashes)):
+            made_with = [old.payload.get(field) for field in recipe]
+            if made_with == [hashes.get(old.id), embedder.model_id, DOCUMENT_FORMAT]:
+                reusable[old.id] = list(old.dense)
+            if "usage" in old.payload:
+                usage[old.id] = old.payload["usage"]
     todo = [i for i, t in enumerate(tools) if t.point_id not in reusable]
-    dense: dict[int, list[float]] = {
-        i: reusable[t.point_id] for i, t in enumerate(tools) if t.point_id in reusable
-    }
-    done = len(dense)
-    if progress:
-        progress(done, len(tools))
-    for start in range(0, len(todo), _EMBED_CHUNK):
-        chunk = todo[start : start + _EMBED_CHUNK]
-        views = [document_views(tools[i], catalog.toolkits[tools[i].toolkit].name) for i in chunk]
-        for i, vector in zip(chunk, encode_views(embedder, views), strict=True):
-            dense[i] = vector
-        done += len(chunk)
-        if progress:
-            progress(done, len(tools))
     sparse = SparseEncoder.for_corpus(texts)
-    points = [
-        IndexPoint(
+
+    def point(i: int, dense: list[float]) -> IndexPoint:
+        t = tools[i]
+        return IndexPoint(
             id=t.point_id,
-            dense=dense[i],
+            dense=dense,
             sparse=sparse.encode_document(texts[i]),
             payload=to_payload(
                 t,
@@ -103,12 +91,28 @@ def build_index(
                 usage=usage.get(t.point_id),
             ),
         )
-        for i, t in enumerate(tools)
-    ]
+
     name = new_collection_name(prefix)
     try:
         store.create_collection(name, embedder.dimension)
-        store.upsert(name, points)
+        kept = [i for i, t in enumerate(tools) if t.point_id in reusable]
+        for start in range(0, len(kept), _EMBED_CHUNK):
+            chunk = kept[start : start + _EMBED_CHUNK]
+            store.upsert(name, [point(i, reusable[tools[i].point_id]) for i in chunk])
+        done = len(kept)
+        if progress:
+            progress(done, len(tools))
+        # shortest first: each model batch holds texts of about one length (little padding),
+        # and each chunk's points are written before the next is embedded (none held)
+        views = {i: document_views(tools[i], catalog.toolkits[tools[i].toolkit].name) for i in todo}
+        todo.sort(key=lambda i: sum(len(v) for v in views[i]))
+        for start in range(0, len(todo), _EMBED_CHUNK):
+            chunk = todo[start : start + _EMBED_CHUNK]
+            vectors = encode_views(embedder, [views[i] for i in chunk])
+            store.upsert(name, [point(i, v) for i, v in zip(chunk, vectors, strict=True)])
+            done += len(chunk)
+            if progress:
+                progress(done, len(tools))
         store.seal(name)
         if before_live is not None:
             before_live()

@@ -2,13 +2,15 @@
 
 Layout under ``root``: ``collections/<name>/`` shard folders and ``LIVE``, a JSON pointer file
 replaced atomically (write a temp file, fsync, ``os.replace``). The folders are locked by this
-process: more workers need a Qdrant server.
+process: more workers need a Qdrant server. Opening a shard another process holds raises
+``IndexLockedError``; ``open_live`` does so for the live one before anything else is loaded.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import threading
 from collections.abc import Mapping, Sequence
@@ -28,9 +30,13 @@ from lucy.capability_index.store import (
     ToolkitFilter,
     search_hits,
 )
+from lucy.errors import IndexLockedError
 
 _LIVE = "LIVE"
 _BATCH = 512
+# what qdrant-edge says when another process holds a shard's WAL lock (a plain Exception):
+# "Service runtime error: failed to open WAL <path>/wal: Can't init WAL: Kind(WouldBlock)"
+_HELD = re.compile(r"failed to open WAL .*WouldBlock")
 
 
 class EdgeStore:
@@ -51,9 +57,16 @@ class EdgeStore:
                     path = self._collections / name
                     if not path.is_dir():
                         raise KeyError(f"no collection {name!r}")
-                    shard = E.EdgeShard.load(str(path))
+                    shard = _load(path, self._root)
                     self._shards[name] = shard
         return shard
+
+    def open_live(self) -> None:
+        """Open the live version's shard now (nothing before the first build); raises
+        ``IndexLockedError`` while another process holds it."""
+        live = self.live()
+        if live is not None:
+            self._shard(live)
 
     def create_collection(self, name: str, dense_size: int) -> None:
         path = self._collections / name
@@ -207,6 +220,15 @@ class EdgeStore:
             shards, self._shards = list(self._shards.values()), {}
         for shard in shards:
             shard.close()
+
+
+def _load(path: Path, root: Path) -> Any:
+    try:
+        return E.EdgeShard.load(str(path))
+    except Exception as exc:
+        if _HELD.search(str(exc)):
+            raise IndexLockedError(str(root)) from exc
+        raise
 
 
 def _filter(toolkits: ToolkitFilter) -> E.Filter | None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from cachetools import LRUCache
 
 from lucy.capability_index.cache_stats import CacheStats
+from lucy.capability_index.onnx_export import ensure_export
 from lucy.capability_index.shared_vectors import SharedQueryVectors
 from lucy.errors import ConfigurationError
-from lucy.settings import Settings
+from lucy.settings import Backend, Settings
 
 
 class Embedder(Protocol):
@@ -32,7 +34,14 @@ class Embedder(Protocol):
         """Several query texts at once (one model call for those not cached)."""
 
 
-BUNDLED_MODEL_ID = "bundled:all-MiniLM-L6-v2"  # ``model_id`` of the bundled model
+BUNDLED_MODEL_ID = "bundled:all-MiniLM-L6-v2"  # ``model_id`` of the bundled model (torch)
+
+
+def embedder_id(model: str | None, backend: Backend) -> str:
+    """What an index records as the model of its vectors: the model, and the runtime unless
+    it is torch (so indexes built before there was a choice keep their id)."""
+    base = BUNDLED_MODEL_ID if model is None else model
+    return base if backend == "torch" else f"{base}+{backend}"
 
 
 def bundled_model_path() -> str:
@@ -59,9 +68,13 @@ class SentenceTransformerEmbedder:
         batch_size: int = 64,
         query_cache_size: int = 2048,
         threads: int = 2,
+        backend: Backend = "torch",
+        export_cache: Path | None = None,
         shared: SharedQueryVectors | None = None,
         stats: CacheStats | None = None,
     ) -> None:
+        """``backend`` torch runs the model as it is; onnx and onnx-int8 run an ONNX export
+        of it (made at first use into ``export_cache``) on ONNX Runtime."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         limit_threads(threads)
@@ -73,10 +86,21 @@ class SentenceTransformerEmbedder:
         torch.set_num_threads(threads)
         path = model or bundled_model_path()
         try:
-            self._model: Any = SentenceTransformer(path, device="cpu", local_files_only=True)
-        except (OSError, ValueError) as exc:
-            raise ConfigurationError(f"cannot load embedding model {path!r}: {exc}") from exc
-        self._model_id = BUNDLED_MODEL_ID if model is None else model
+            if backend == "torch":
+                self._model: Any = SentenceTransformer(path, device="cpu", local_files_only=True)
+            else:
+                if export_cache is None:
+                    raise ConfigurationError(f"backend {backend} needs a folder for its export")
+                folder, file_name = ensure_export(
+                    path, export_cache, backend, lambda p, f: _load_onnx(p, f, threads)
+                )
+                self._model = _load_onnx(str(folder), file_name, threads)
+        except (OSError, ValueError, ImportError) as exc:
+            raise ConfigurationError(
+                f"cannot load embedding model {path!r} ({backend}): {exc}"
+            ) from exc
+        self._model_id = embedder_id(model, backend)
+        self.backend = backend
         dimension = self._model.get_embedding_dimension()
         if dimension is None:
             raise ConfigurationError(f"embedding model {path!r} does not report a dimension")
@@ -105,6 +129,8 @@ class SentenceTransformerEmbedder:
             batch_size=settings.embedding_batch_size,
             query_cache_size=settings.query_cache_size,
             threads=settings.torch_threads,
+            backend=settings.embedding_backend,
+            export_cache=settings.model_cache_dir or settings.data_dir / "models",
             shared=shared,
             stats=stats,
         )
@@ -138,6 +164,18 @@ class SentenceTransformerEmbedder:
 
     def encode_query(self, text: str) -> list[float]:
         return self.encode_queries([text])[0]
+
+    def cached(self, texts: Sequence[str]) -> list[list[float]] | None:
+        """Every text's vector if all are in the in-memory LRU (counted as l1 hits), else
+        None; never blocks on Redis or the model."""
+        if self._cache is None:
+            return None
+        with self._lock:
+            found = [self._cache.get(text) for text in texts]
+        if any(vector is None for vector in found):
+            return None
+        self.stats.record("qvec", "l1", len(found))
+        return [vector for vector in found if vector is not None]
 
     def encode_queries(self, texts: Sequence[str]) -> list[list[float]]:
         found: dict[str, list[float]] = {}
@@ -176,3 +214,22 @@ class SentenceTransformerEmbedder:
             with self._lock:
                 for text, vector in vectors.items():
                     self._cache[text] = vector
+
+
+def _load_onnx(path: str, file_name: str | None, threads: int) -> Any:
+    """A sentence-transformers model on ONNX Runtime with ``threads`` intra-op threads that
+    sleep between calls (spinning ones would take the cores from the event loop and the
+    search); ``file_name`` None exports the model from ``path`` first."""
+    import onnxruntime as ort
+    from sentence_transformers import SentenceTransformer
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    kwargs: dict[str, Any] = {"provider": "CPUExecutionProvider", "session_options": options}
+    if file_name is not None:
+        kwargs["file_name"] = file_name
+    return SentenceTransformer(
+        path, device="cpu", local_files_only=True, backend="onnx", model_kwargs=kwargs
+    )

@@ -68,20 +68,42 @@ class Retriever:
         self._weights = weights
         self._overrides = overrides
 
+    def plan(self, query: str) -> QueryPlan:
+        """What ``query`` asks, before any vector: its parts and the texts the model embeds."""
+        parts = split_intents(query, self._weights.max_intents)
+        texts = embedded_texts(query, parts)
+        return QueryPlan(
+            started=time.perf_counter(),
+            parts=parts,
+            texts=texts,
+            inputs=model_inputs(texts, self._weights.query_template),
+        )
+
     def retrieve(self, query: str, scope: RetrievalScope, k: int) -> RetrievalResult:
-        started = time.perf_counter()
+        plan = self.plan(query)
+        started_embed = time.perf_counter()
+        vectors = self._embedder.encode_queries(plan.inputs)
+        return self.rank(plan, vectors, scope, k, embed_seconds=time.perf_counter() - started_embed)
+
+    def rank(
+        self,
+        plan: QueryPlan,
+        vectors: list[list[float]],
+        scope: RetrievalScope,
+        k: int,
+        *,
+        embed_seconds: float,
+    ) -> RetrievalResult:
+        """The result of ``plan`` given the vectors of its ``inputs`` (in order)."""
         collection = self._live()
         snapshot = self._snapshots.get(collection)
+        snapshot.check_embedder(self._embedder.model_id)
         names = snapshot.toolkit_names  # every toolkit of the version, with its display name
-        parts = split_intents(query, self._weights.max_intents)
-        clock = _Clock()
+        parts, texts, started = plan.parts, plan.texts, plan.started
+        clock = _Clock(embed=embed_seconds)
         missing: dict[str, MissingToolkit] = {}
-        texts = embedded_texts(query, parts)
         rankings: list[list[Scored]] = []
-        started_embed = time.perf_counter()
         template = self._weights.query_template
-        vectors = self._embedder.encode_queries(model_inputs(texts, template))
-        clock.embed += time.perf_counter() - started_embed
         asks: list[bool] = []
         for i, text in enumerate(texts):
             # the whole request (i == 0) ranks by its templated vector, the last one embedded
@@ -196,6 +218,16 @@ class Retriever:
         clock.search += t2 - t1
         clock.rescore += time.perf_counter() - t2
         return ranking, found, intent
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """A request split into its parts, with the texts to embed (``inputs``, in order)."""
+
+    started: float
+    parts: list[str]
+    texts: list[str]
+    inputs: list[str]
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,9 +21,9 @@ from lucy.capability_index.connections import (
 )
 from lucy.capability_index.documents import from_payload
 from lucy.capability_index.embedder import (
-    BUNDLED_MODEL_ID,
     Embedder,
     SentenceTransformerEmbedder,
+    embedder_id,
 )
 from lucy.capability_index.invalidation import EVERYTHING, InvalidationBus
 from lucy.capability_index.provider_connections import (
@@ -30,6 +31,7 @@ from lucy.capability_index.provider_connections import (
     ConnectionReader,
     RoutedConnections,
 )
+from lucy.capability_index.query_batcher import QueryBatcher
 from lucy.capability_index.retriever import RetrievalScope, Retriever
 from lucy.capability_index.serving import LocalServing, RedisServing, ServingVersions
 from lucy.capability_index.shared_schemas import SharedSchemas
@@ -170,6 +172,12 @@ class CapabilityIndex:
             stats=self.stats,
             shared=None if self._redis is None else SharedSchemas(self._redis, ttl=_SCHEMAS_TTL),
         )
+        embedder = self.embedder
+        self.query_batcher = QueryBatcher(
+            embedder.encode_queries,
+            window_seconds=settings.embedding_batch_window_ms / 1000,
+            cached=embedder.cached if isinstance(embedder, SentenceTransformerEmbedder) else None,
+        )
         self.retriever = Retriever(
             self.store,
             self.embedder,
@@ -184,7 +192,7 @@ class CapabilityIndex:
             return None
         return SharedQueryVectors(
             self._redis,
-            self.settings.embedding_model or BUNDLED_MODEL_ID,
+            embedder_id(self.settings.embedding_model, self.settings.embedding_backend),
             ttl=self.settings.query_vector_ttl_seconds,
         )
 
@@ -211,9 +219,16 @@ class CapabilityIndex:
             self.serving.serve(view.version)  # a build keeps it while this replica serves it
         return view.version
 
+    def check_live(self) -> str:
+        """The live version, if this process can search it: raises IndexNotReadyError before
+        the first build, EmbedderMismatchError when another model or runtime made it."""
+        version = self.live_version()
+        self.snapshots.get(version).check_embedder(self.embedder.model_id)
+        return version
+
     def ready(self) -> bool:
         try:
-            self.live_version()
+            self.check_live()
         except IndexNotReadyError:
             return False
         return True
@@ -285,6 +300,44 @@ class CapabilityIndex:
         toolkits: list[str] | None = None,
     ) -> RetrievalResult:
         """Top-k connected tools for ``query`` and the unconnected toolkits that would fit."""
+        text, k, restrict = self._checked(query, workspace_id, user_id, k, toolkits)
+        connected = self.connections.toolkits(workspace_id, user_id)
+        return self.retriever.retrieve(text, RetrievalScope(connected, restrict), k)
+
+    async def aretrieve(
+        self,
+        query: str,
+        *,
+        workspace_id: str,
+        user_id: str | None = None,
+        k: int | None = None,
+        toolkits: list[str] | None = None,
+    ) -> RetrievalResult:
+        """``retrieve`` for the event loop: the query's texts are embedded together with
+        concurrent requests' (``query_batcher``); the connection read, search and re-scoring,
+        which may block, run on a worker thread."""
+        text, k, restrict = self._checked(query, workspace_id, user_id, k, toolkits)
+        plan = self.retriever.plan(text)
+        started = time.perf_counter()
+        vectors = await self.query_batcher.encode(plan.inputs)
+        embed_seconds = time.perf_counter() - started
+
+        def rank() -> RetrievalResult:
+            scope = RetrievalScope(self.connections.toolkits(workspace_id, user_id), restrict)
+            return self.retriever.rank(plan, vectors, scope, k, embed_seconds=embed_seconds)
+
+        return await asyncio.to_thread(rank)
+
+    def _checked(
+        self,
+        query: str,
+        workspace_id: str,
+        user_id: str | None,
+        k: int | None,
+        toolkits: list[str] | None,
+    ) -> tuple[str, int, frozenset[str] | None]:
+        """The request's text (whitespace collapsed), k and toolkit restriction, or an
+        InvalidRequestError naming the field at fault."""
         text = " ".join(query.split())
         if not text:
             raise InvalidRequestError("query is empty", field="query")
@@ -300,8 +353,7 @@ class CapabilityIndex:
         if user_id is not None:
             check_id(user_id, "user_id")
         restrict = None if toolkits is None else frozenset(self._known(toolkits))
-        connected = self.connections.toolkits(workspace_id, user_id)
-        return self.retriever.retrieve(text, RetrievalScope(connected, restrict), k)
+        return text, k, restrict
 
     # -- connections ----------------------------------------------------------------------
 
@@ -449,6 +501,7 @@ class CapabilityIndex:
         return toolkits
 
     def close(self) -> None:
+        self.query_batcher.close()
         self.serving.close()
         if self.bus is not None:
             self.bus.close()

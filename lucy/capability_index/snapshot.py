@@ -10,6 +10,7 @@ from lucy.capability_index.cache_stats import CacheStats
 from lucy.capability_index.ranking import usage_priors
 from lucy.capability_index.shared_schemas import SharedSchemas
 from lucy.capability_index.store import VectorStore
+from lucy.errors import EmbedderMismatchError
 from lucy.models import point_id
 
 
@@ -25,6 +26,8 @@ class IndexSnapshot:
     priors: dict[str, float]
     """Each used tool's usage prior in [0, 1], from the successful calls the usage roll-up
     wrote into its payload."""
+    embedders: frozenset[str] = frozenset()
+    """The models (and runtimes) the version's vectors were made with: one, normally."""
 
     @classmethod
     def of(cls, version: str, payloads: list[dict[str, Any]]) -> IndexSnapshot:
@@ -36,7 +39,19 @@ class IndexSnapshot:
             toolkit_names={p["toolkit"]: p.get("toolkit_name", p["toolkit"]) for p in payloads},
             toolkit_providers={p["toolkit"]: p["provider"] for p in payloads},
             priors=usage_priors(successes),
+            embedders=frozenset(str(p["embedder"]) for p in payloads if "embedder" in p),
         )
+
+    def check_embedder(self, model_id: str) -> None:
+        """Raise unless the version's vectors were made by ``model_id`` (the model and runtime
+        that would embed the queries searching it)."""
+        if self.embedders and model_id not in self.embedders:
+            made = ", ".join(sorted(self.embedders))
+            raise EmbedderMismatchError(
+                f"index {self.version} was embedded with {made}, but this process embeds "
+                f"queries with {model_id}: rebuild it (`lucy index build`) or set "
+                "LUCY_EMBEDDING_MODEL and LUCY_EMBEDDING_BACKEND to what built it"
+            )
 
 
 class SnapshotCache:
