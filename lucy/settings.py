@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Backend = Literal["torch", "onnx", "onnx-int8"]
 """Runtime of the embedding model (``LUCY_EMBEDDING_BACKEND``)."""
+View = Literal["plain", "description", "signature"]
+"""A text of a tool whose embedding goes into its dense vector (``LUCY_DOCUMENT_VIEWS``)."""
+ALL_VIEWS: tuple[View, ...] = ("plain", "description", "signature")
 
 
 class RetrievalWeights(BaseModel):
@@ -221,7 +224,18 @@ class Settings(BaseSettings):
         description="Where ONNX exports of the embedding model are kept; unset = "
         "LUCY_DATA_DIR/models.",
     )
-    embedding_batch_size: int = Field(64, ge=1)
+    embedding_batch_size: int = Field(
+        16,
+        ge=1,
+        description="Texts per model call in a build (ONNX Runtime keeps its largest batch's "
+        "buffers, so a larger one costs memory for good).",
+    )
+    document_views: Annotated[list[View], NoDecode] = Field(
+        default_factory=lambda: list(ALL_VIEWS),
+        min_length=1,
+        description="The texts of a tool whose embeddings are averaged into its dense vector "
+        "(comma-separated): plain, description, signature. A change re-embeds every tool.",
+    )
     embedding_batch_window_ms: float = Field(
         1.0,
         ge=0,
@@ -305,7 +319,7 @@ class Settings(BaseSettings):
         description='JSON object: {"name": {"command": [...], "env": {...}} or {"url": ...}}.',
     )
 
-    @field_validator("composio_toolkits", mode="before")
+    @field_validator("composio_toolkits", "document_views", mode="before")
     @classmethod
     def _toolkit_list(cls, value: Any) -> Any:
         if isinstance(value, str):

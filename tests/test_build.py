@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
-from lucy.capability_index import build as build_module
+from lucy.capability_index import documents as documents_module
 from lucy.capability_index.build import build_index
 from lucy.capability_index.catalog import Catalog, load_catalog
 from lucy.capability_index.documents import document_views
@@ -22,6 +22,7 @@ from lucy.capability_index.server_store import ServerStore
 from lucy.capability_index.sparse import SparseEncoder
 from lucy.capability_index.store import IndexPoint, ToolkitFilter, VectorStore
 from lucy.errors import IndexBuildError
+from lucy.settings import Settings
 
 
 @cache
@@ -106,8 +107,27 @@ def test_document_format_change_reembeds_everything(
     store = EdgeStore(tmp_path / "edge")
     build_index(store, embedder, small(10), prefix="t")
     assert build_index(store, embedder, small(10), prefix="t").embedded == 0
-    monkeypatch.setattr(build_module, "DOCUMENT_FORMAT", "a-later-recipe")
+    monkeypatch.setattr(documents_module, "DOCUMENT_FORMAT", "a-later-recipe")
     assert build_index(store, embedder, small(10), prefix="t").embedded == 10
+    assert build_index(store, embedder, small(10), prefix="t").embedded == 0
+    fewer = build_index(store, embedder, small(10), prefix="t", views=["plain", "signature"])
+    assert fewer.embedded == 10  # another choice of views is another recipe
+    store.close()
+
+
+def test_views_are_chosen_by_setting(tmp_path: Path, embedder) -> None:
+    store = EdgeStore(tmp_path / "edge")
+    catalog = small(3)
+    build_index(store, embedder, catalog, prefix="t", views=["signature", "plain"])
+    [point] = store.fetch(store.live(), [catalog.tools[0].point_id])
+    texts = document_views(catalog.tools[0], catalog.toolkits[catalog.tools[0].toolkit].name)
+    expected = np.mean(embedder.encode_documents([texts[0], texts[2]]), axis=0)
+    assert np.asarray(point.dense) == pytest.approx(expected / np.linalg.norm(expected), abs=1e-5)
+    assert point.payload["document_format"] == "views-2:plain+signature"
+    assert Settings(document_views="description, signature").document_views == [
+        "description",
+        "signature",
+    ]
     store.close()
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from lucy.capability_index.catalog import Catalog
 from lucy.capability_index.documents import (
-    DOCUMENT_FORMAT,
+    document_format,
     document_views,
     render_document,
     to_payload,
@@ -21,6 +21,7 @@ from lucy.capability_index.embedder import Embedder
 from lucy.capability_index.sparse import SparseEncoder
 from lucy.capability_index.store import IndexPoint, VectorStore
 from lucy.errors import IndexBuildError
+from lucy.settings import ALL_VIEWS, View
 
 Progress = Callable[[int, int], None]
 _EMBED_CHUNK = 256
@@ -50,6 +51,7 @@ def build_index(
     progress: Progress | None = None,
     before_live: Callable[[], None] | None = None,
     in_use: Callable[[], set[str] | None] | None = None,
+    views: Sequence[View] = ALL_VIEWS,
 ) -> BuildReport:
     """Write ``catalog`` to a new collection, reusing the live embeddings of unchanged tools.
 
@@ -69,9 +71,10 @@ def build_index(
     if previous is not None:
         hashes = {t.point_id: t.content_hash for t in tools}
         recipe = ("content_hash", "embedder", "document_format")
+        made_now = [embedder.model_id, document_format(views)]
         for old in store.fetch(previous, list(hashes)):
             made_with = [old.payload.get(field) for field in recipe]
-            if made_with == [hashes.get(old.id), embedder.model_id, DOCUMENT_FORMAT]:
+            if made_with == [hashes.get(old.id), *made_now]:
                 reusable[old.id] = list(old.dense)
             if "usage" in old.payload:
                 usage[old.id] = old.payload["usage"]
@@ -89,6 +92,7 @@ def build_index(
                 embedder_id=embedder.model_id,
                 toolkit_name=catalog.toolkits[t.toolkit].name,
                 usage=usage.get(t.point_id),
+                document_format=document_format(views),
             ),
         )
 
@@ -104,11 +108,14 @@ def build_index(
             progress(done, len(tools))
         # shortest first: each model batch holds texts of about one length (little padding),
         # and each chunk's points are written before the next is embedded (none held)
-        views = {i: document_views(tools[i], catalog.toolkits[tools[i].toolkit].name) for i in todo}
-        todo.sort(key=lambda i: sum(len(v) for v in views[i]))
+        texts_of = {
+            i: document_views(tools[i], catalog.toolkits[tools[i].toolkit].name, views)
+            for i in todo
+        }
+        todo.sort(key=lambda i: sum(len(v) for v in texts_of[i]))
         for start in range(0, len(todo), _EMBED_CHUNK):
             chunk = todo[start : start + _EMBED_CHUNK]
-            vectors = encode_views(embedder, [views[i] for i in chunk])
+            vectors = encode_views(embedder, [texts_of[i] for i in chunk])
             store.upsert(name, [point(i, v) for i, v in zip(chunk, vectors, strict=True)])
             done += len(chunk)
             if progress:

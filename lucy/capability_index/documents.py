@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from lucy.capability_index.text import humanise
 from lucy.capability_index.vocabulary import OBJECT_SYNONYMS, VERB_SYNONYMS
 from lucy.models import IntentTags, ToolSpec
+from lucy.settings import ALL_VIEWS, View
 
 
 def render_document(spec: ToolSpec, toolkit_name: str | None = None) -> str:
@@ -35,7 +37,16 @@ DOCUMENT_FORMAT = "views-2"
 """Names the recipe of the dense vector; an index built with another recipe re-embeds."""
 
 
-def document_views(spec: ToolSpec, toolkit_name: str | None = None) -> tuple[str, ...]:
+def document_format(views: Sequence[View] = ALL_VIEWS) -> str:
+    """The recipe's name for ``views``: ``DOCUMENT_FORMAT`` for all three (as indexes built
+    before there was a choice record), else the views it averages."""
+    chosen = tuple(v for v in ALL_VIEWS if v in views)
+    return DOCUMENT_FORMAT if chosen == ALL_VIEWS else f"{DOCUMENT_FORMAT}:{'+'.join(chosen)}"
+
+
+def document_views(
+    spec: ToolSpec, toolkit_name: str | None = None, views: Sequence[View] = ALL_VIEWS
+) -> tuple[str, ...]:
     """The texts whose embeddings are averaged into the tool's dense vector.
 
     One text per view of the tool: the plain text (toolkit, name, description, each parameter
@@ -52,9 +63,12 @@ def document_views(spec: ToolSpec, toolkit_name: str | None = None) -> tuple[str
         for name, schema in params.items()
     ]
     heading = f"{toolkit_name or spec.toolkit}: {spec.name}."
-    plain = " ".join([heading, spec.description, *described])
-    signature = f"{spec.name}: {', '.join(humanise(p) for p in params)}"
-    return (plain, spec.description, signature)
+    texts = {
+        "plain": " ".join([heading, spec.description, *described]),
+        "description": spec.description,
+        "signature": f"{spec.name}: {', '.join(humanise(p) for p in params)}",
+    }
+    return tuple(texts[v] for v in ALL_VIEWS if v in views)
 
 
 def to_payload(
@@ -63,6 +77,7 @@ def to_payload(
     embedder_id: str,
     toolkit_name: str | None = None,
     usage: dict[str, Any] | None = None,
+    document_format: str = DOCUMENT_FORMAT,
 ) -> dict[str, Any]:
     """Everything needed to answer a request without the catalog; flags as 0/1 integers.
     ``usage`` (calls, successes), when the tool has been used, feeds its usage prior."""
@@ -82,7 +97,7 @@ def to_payload(
         "version": spec.version,
         "content_hash": spec.content_hash,
         "embedder": embedder_id,
-        "document_format": DOCUMENT_FORMAT,
+        "document_format": document_format,
     }
     if usage is not None:
         payload["usage"] = usage

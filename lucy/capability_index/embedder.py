@@ -195,19 +195,30 @@ class SentenceTransformerEmbedder:
             todo = [t for t in todo if t not in from_shared]
         if todo:
             self.stats.record("qvec", "miss", len(todo))
-            with self._model_lock:
-                rows = self._model.encode(
-                    todo,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
-            fresh = {text: row.tolist() for text, row in zip(todo, rows, strict=True)}
+            rows = self._encode_grouped(todo)
+            fresh = dict(zip(todo, rows, strict=True))
             found.update(fresh)
             self._remember(fresh)
             if self._shared is not None:
                 self._shared.put_many(fresh)
         return [found[text] for text in texts]
+
+    def _encode_grouped(self, texts: list[str]) -> list[list[float]]:
+        """One model call per group of texts of about one length: a batch is padded to its
+        longest text, so a request's short parts beside its long whole would cost as much
+        as the whole each (the vectors are the same either way)."""
+        out: list[list[float]] = [[] for _ in texts]
+        with self._model_lock:
+            for group in length_groups(texts):
+                rows = self._model.encode(
+                    [texts[i] for i in group],
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+                for i, row in zip(group, rows, strict=True):
+                    out[i] = row.tolist()
+        return out
 
     def _remember(self, vectors: dict[str, list[float]]) -> None:
         if self._cache is not None and vectors:
@@ -233,3 +244,15 @@ def _load_onnx(path: str, file_name: str | None, threads: int) -> Any:
     return SentenceTransformer(
         path, device="cpu", local_files_only=True, backend="onnx", model_kwargs=kwargs
     )
+
+
+def length_groups(texts: Sequence[str], spread: float = 1.5, slack: int = 16) -> list[list[int]]:
+    """Indexes of ``texts`` grouped shortest first, each group's longest text at most
+    ``spread`` times its shortest plus ``slack`` characters."""
+    groups: list[list[int]] = []
+    for i in sorted(range(len(texts)), key=lambda i: len(texts[i])):
+        if groups and len(texts[i]) <= spread * len(texts[groups[-1][0]]) + slack:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups

@@ -259,6 +259,7 @@ class CapabilityIndex:
             progress=progress,
             before_live=before_live,
             in_use=self.serving.in_use,
+            views=self.settings.document_views,
         )
         with self._lock:
             self._view = None

@@ -86,6 +86,7 @@ def run(
                 weights=settings.retrieval,
                 progress=advance,
                 latency_queries=latency_queries,
+                views=settings.document_views,
             )
         paths = write_reports(result, out)
     console.print((paths["report.md"]).read_text())

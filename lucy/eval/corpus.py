@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lucy.capability_index.build import BuildReport, build_index
 from lucy.capability_index.catalog import Catalog
-from lucy.capability_index.documents import DOCUMENT_FORMAT
+from lucy.capability_index.documents import document_format
 from lucy.capability_index.edge_store import EdgeStore
 from lucy.capability_index.embedder import Embedder
 from lucy.capability_index.tags import derive_tags
 from lucy.capability_index.text import humanise
 from lucy.eval.datasets import Dataset, EvalTool
 from lucy.models import ToolkitInfo, ToolSpec
+from lucy.settings import ALL_VIEWS, View
 
 DEFAULT_TOOLKIT = "tools"
 
@@ -73,7 +75,7 @@ def to_catalog(dataset: Dataset) -> DatasetCatalog:
 
 
 def index_dataset(
-    dataset: Dataset, root: Path, embedder: Embedder
+    dataset: Dataset, root: Path, embedder: Embedder, views: Sequence[View] = ALL_VIEWS
 ) -> tuple[EdgeStore, DatasetCatalog, BuildReport | None]:
     """Open (building only if needed) the dataset's index under ``root/<name>-<hash>``.
 
@@ -84,16 +86,16 @@ def index_dataset(
     store = EdgeStore(folder)
     marker = folder / "dataset.json"
     built = json.loads(marker.read_text()) if marker.exists() else {}
-    same_format = built.get("document_format") == DOCUMENT_FORMAT
+    same_format = built.get("document_format") == document_format(views)
     if store.live() is not None and built.get("embedder") == embedder.model_id and same_format:
         return store, converted, None
-    report = build_index(store, embedder, converted.catalog, prefix="eval")
+    report = build_index(store, embedder, converted.catalog, prefix="eval", views=views)
     marker.write_text(
         json.dumps(
             {
                 "dataset": dataset.name,
                 "embedder": embedder.model_id,
-                "document_format": DOCUMENT_FORMAT,
+                "document_format": document_format(views),
             }
         )
     )

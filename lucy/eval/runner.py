@@ -18,6 +18,7 @@ from pathlib import Path
 
 from threadpoolctl import ThreadpoolController
 
+from lucy.capability_index.documents import document_format
 from lucy.capability_index.embedder import Embedder
 from lucy.capability_index.intents import embedded_texts, model_inputs, split_intents
 from lucy.errors import InvalidRequestError
@@ -27,7 +28,7 @@ from lucy.eval.query_vectors import PrecomputedQueries
 from lucy.eval.results import EvalRun, QueryOutcome, RetrieverRun
 from lucy.eval.retrievers import EvalContext, EvalRetriever, resolve, timed_build
 from lucy.eval.setup import run_setup
-from lucy.settings import RetrievalWeights
+from lucy.settings import ALL_VIEWS, RetrievalWeights, View
 
 Progress = Callable[[str, int, int], None]
 
@@ -48,6 +49,7 @@ def run_eval(
     weights: RetrievalWeights | None = None,
     progress: Progress | None = None,
     latency_queries: int = LATENCY_QUERIES,
+    views: Sequence[View] = ALL_VIEWS,
 ) -> EvalRun:
     """Index the dataset (once, cached), then for each retriever time a sample of queries
     and rank every query (see the module's docstring).
@@ -62,7 +64,7 @@ def run_eval(
     if latency_queries < 0:
         raise InvalidRequestError("latency_queries must be 0 or more", field="latency_queries")
     factories = {name: resolve(name) for name in retrievers}
-    store, converted, report = index_dataset(dataset, cache_dir / "indexes", embedder)
+    store, converted, report = index_dataset(dataset, cache_dir / "indexes", embedder, views)
     collection = store.live()
     assert collection is not None
     weights = weights or RetrievalWeights()
@@ -121,7 +123,7 @@ def run_eval(
         ks=sorted(set(ks)),
         runs=runs,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        setup=run_setup(embedder.model_id, weights),
+        setup=run_setup(embedder.model_id, weights, document_format(views)),
     )
 
 

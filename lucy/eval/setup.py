@@ -32,11 +32,13 @@ PACKAGES = (
 _ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_setup(embedder_id: str, weights: RetrievalWeights) -> dict[str, Any]:
+def run_setup(
+    embedder_id: str, weights: RetrievalWeights, document_format: str = DOCUMENT_FORMAT
+) -> dict[str, Any]:
     """The setup block of ``report.json``; ``git_commit`` only when run from a checkout."""
     setup: dict[str, Any] = {
         "embedder": embedder_id,
-        "document_format": DOCUMENT_FORMAT,
+        "document_format": document_format,
         "retrieval": weights.model_dump(mode="json"),
         "packages": {name: _version(name) for name in PACKAGES},
         "python": platform.python_version(),
