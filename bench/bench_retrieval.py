@@ -731,9 +731,9 @@ def print_comparison(figs: Sequence[dict[str, Any]]) -> None:
             (f"HTTP c={c} req/s", lambda f, c=c: f"{f['retrieval_http'][c]['throughput_rps']:.1f}")
         )
     print()
-    print(f"  {'':<24}" + "".join(f"{name:>14}" for name, _ in cols))
+    print(f"  {'':<24}" + "".join(f"{name:>16}" for name, _ in cols))
     for label, cell in lines:
-        print(f"  {label:<24}" + "".join(f"{cell(f):>14}" for _, f in cols))
+        print(f"  {label:<24}" + "".join(f"{cell(f):>16}" for _, f in cols))
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -216,8 +216,9 @@ class Settings(BaseSettings):
     embedding_backend: Backend = Field(
         "onnx",
         description="Runtime of the embedding model: torch, onnx (an ONNX export of the same "
-        "model, made at first use under LUCY_DATA_DIR/models) or onnx-int8 (that export "
-        "quantised). An index records it; queries are embedded by the runtime of the index.",
+        "model, made at first use under LUCY_MODEL_CACHE_DIR) or onnx-int8 (that export "
+        "quantised for this CPU). An index records it; queries are embedded by the runtime of "
+        "the index or refused.",
     )
     model_cache_dir: Path | None = Field(
         None,

@@ -4,6 +4,7 @@ runtime than the one that built it is refused, and `lucy serve` would rebuild it
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,11 @@ from fastapi.testclient import TestClient
 
 from lucy.api import create_app
 from lucy.capability_index.catalog import Catalog
-from lucy.capability_index.embedder import BUNDLED_MODEL_ID, SentenceTransformerEmbedder
+from lucy.capability_index.embedder import (
+    BUNDLED_MODEL_ID,
+    SentenceTransformerEmbedder,
+    bundled_model_path,
+)
 from lucy.capability_index.onnx_export import FP32_FILE, export_dir, int8_config, int8_file
 from lucy.capability_index.service import CapabilityIndex
 from lucy.errors import EmbedderMismatchError
@@ -34,8 +39,10 @@ def _cosines(a: list[list[float]], b: list[list[float]]) -> np.ndarray:
     return np.sum(np.asarray(a) * np.asarray(b), axis=1)
 
 
-def test_onnx_gives_the_torch_vectors(embedder, torch_embedder) -> None:
-    assert embedder.backend == "onnx"
+def test_onnx_gives_the_torch_vectors(tmp_path: Path, torch_embedder) -> None:
+    embedder = SentenceTransformerEmbedder(
+        threads=2, backend="onnx", export_cache=Path(os.environ["LUCY_MODEL_CACHE_DIR"])
+    )
     onnx = embedder.encode_documents(TEXTS)
     ref = torch_embedder.encode_documents(TEXTS)
     assert np.abs(np.asarray(onnx) - np.asarray(ref)).max() < 1e-5
@@ -46,15 +53,15 @@ def test_onnx_gives_the_torch_vectors(embedder, torch_embedder) -> None:
 def test_exports_are_made_once_into_the_cache(tmp_path: Path, torch_embedder) -> None:
     cache = tmp_path / "models"
     int8 = SentenceTransformerEmbedder(threads=2, backend="onnx-int8", export_cache=cache)
-    folder = export_dir(str(Path(int8._model[0].auto_model.model_path).parent.parent), cache)
+    [folder] = [p for p in cache.iterdir() if p.is_dir()]  # one export per source model
+    assert folder == export_dir(bundled_model_path(), cache)
     files = sorted(p.name for p in cache.glob("*/onnx/*.onnx"))
     assert files == sorted([Path(FP32_FILE).name, Path(int8_file(int8_config())).name])
     assert not list(cache.glob(".export-*")) and not list(cache.glob(".quantise-*"))
     stamp = {p: p.stat().st_mtime_ns for p in cache.glob("*/onnx/*.onnx")}
     again = SentenceTransformerEmbedder(threads=2, backend="onnx-int8", export_cache=cache)
     assert {p: p.stat().st_mtime_ns for p in cache.glob("*/onnx/*.onnx")} == stamp
-    assert again.model_id == int8.model_id == f"{BUNDLED_MODEL_ID}+onnx-int8"
-    del folder
+    assert again.model_id == int8.model_id == f"{BUNDLED_MODEL_ID}+onnx-int8-{int8_config()}"
     # quantised: close to the model's vectors, not equal to them
     cos = _cosines(int8.encode_documents(TEXTS), torch_embedder.encode_documents(TEXTS))
     assert cos.min() > 0.97

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from cachetools import LRUCache
 
 from lucy.capability_index.cache_stats import CacheStats
-from lucy.capability_index.onnx_export import ensure_export
+from lucy.capability_index.onnx_export import ensure_export, int8_config
 from lucy.capability_index.shared_vectors import SharedQueryVectors
 from lucy.errors import ConfigurationError
 from lucy.settings import Backend, Settings
@@ -39,8 +39,11 @@ BUNDLED_MODEL_ID = "bundled:all-MiniLM-L6-v2"  # ``model_id`` of the bundled mod
 
 def embedder_id(model: str | None, backend: Backend) -> str:
     """What an index records as the model of its vectors: the model, and the runtime unless
-    it is torch (so indexes built before there was a choice keep their id)."""
+    it is torch (so indexes built before there was a choice keep their id); for int8, the
+    instruction set it was quantised for too."""
     base = BUNDLED_MODEL_ID if model is None else model
+    if backend == "onnx-int8":  # the quantisation differs by CPU, and so do the vectors
+        return f"{base}+{backend}-{int8_config()}"
     return base if backend == "torch" else f"{base}+{backend}"
 
 
@@ -206,10 +209,14 @@ class SentenceTransformerEmbedder:
     def _encode_grouped(self, texts: list[str]) -> list[list[float]]:
         """One model call per group of texts of about one length: a batch is padded to its
         longest text, so a request's short parts beside its long whole would cost as much
-        as the whole each (the vectors are the same either way)."""
+        as the whole each (the vectors are the same either way). With int8, one call per
+        text."""
         out: list[list[float]] = [[] for _ in texts]
+        # int8: ONNX Runtime quantises activations per call, so a text's vector would
+        # depend on the others in its batch; one text per call keeps it its own
+        groups = [[i] for i in range(len(texts))] if self.backend == "onnx-int8" else None
         with self._model_lock:
-            for group in length_groups(texts):
+            for group in groups or length_groups(texts):
                 rows = self._model.encode(
                     [texts[i] for i in group],
                     normalize_embeddings=True,
