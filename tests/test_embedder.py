@@ -13,7 +13,7 @@ def test_query_vectors(embedder) -> None:
     vector = embedder.encode_query("open a bug in linear")
     assert len(vector) == embedder.dimension == 384
     assert math.sqrt(sum(v * v for v in vector)) == pytest.approx(1.0, abs=1e-4)
-    assert embedder.model_id == "bundled:all-MiniLM-L6-v2+onnx"  # the default runtime
+    assert embedder.model_id == "bundled:all-MiniLM-L6-v2"  # torch's id: the same vectors
 
 
 def test_batch_equals_one_by_one_and_is_cached(embedder) -> None:

@@ -46,8 +46,8 @@ def test_onnx_gives_the_torch_vectors(tmp_path: Path, torch_embedder) -> None:
     onnx = embedder.encode_documents(TEXTS)
     ref = torch_embedder.encode_documents(TEXTS)
     assert np.abs(np.asarray(onnx) - np.asarray(ref)).max() < 1e-5
-    assert torch_embedder.model_id == BUNDLED_MODEL_ID  # indexes built before keep their id
-    assert embedder.model_id == f"{BUNDLED_MODEL_ID}+onnx"
+    # one model: either may search what the other built, and indexes built before keep their id
+    assert torch_embedder.model_id == embedder.model_id == BUNDLED_MODEL_ID
 
 
 def test_exports_are_made_once_into_the_cache(tmp_path: Path, torch_embedder) -> None:
@@ -68,22 +68,27 @@ def test_exports_are_made_once_into_the_cache(tmp_path: Path, torch_embedder) ->
     assert cos.min() < 1 - 1e-6
 
 
-def test_an_index_built_by_another_runtime_is_refused(
-    tmp_path: Path, small_catalog: Catalog, embedder, torch_embedder
+def test_an_index_built_by_another_model_is_refused(
+    tmp_path: Path, small_catalog: Catalog, embedder
 ) -> None:
     settings = make_settings(tmp_path)
-    built = CapabilityIndex(settings, catalog=small_catalog, embedder=torch_embedder)
+    int8 = SentenceTransformerEmbedder(
+        threads=2, backend="onnx-int8", export_cache=Path(os.environ["LUCY_MODEL_CACHE_DIR"])
+    )
+    built = CapabilityIndex(settings, catalog=small_catalog, embedder=int8)
     built.build()
     built.close()
     index = CapabilityIndex(settings, catalog=small_catalog, embedder=embedder)
     try:
         assert not index.ready()
-        with pytest.raises(EmbedderMismatchError, match=r"\+onnx.*lucy index build"):
+        status = index.status()
+        assert status["index_runtimes"] == ["onnx-int8"] and status["embedding_backend"] == "onnx"
+        with pytest.raises(EmbedderMismatchError, match=r"\+onnx-int8.*lucy index build"):
             index.retrieve("create a github issue", workspace_id="demo")
         with TestClient(create_app(settings, index=index)) as client:
             ready = client.get("/readyz")
             assert ready.status_code == 503
-            assert BUNDLED_MODEL_ID in ready.json()["reason"]
+            assert f"{BUNDLED_MODEL_ID}+onnx-int8" in ready.json()["reason"]
             body = {"query": "create a github issue", "workspace_id": "demo"}
             refused = client.post("/v1/retrieve", json=body)
             assert refused.status_code == 503

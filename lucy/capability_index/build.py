@@ -52,6 +52,7 @@ def build_index(
     before_live: Callable[[], None] | None = None,
     in_use: Callable[[], set[str] | None] | None = None,
     views: Sequence[View] = ALL_VIEWS,
+    runtime: str | None = None,
 ) -> BuildReport:
     """Write ``catalog`` to a new collection, reusing the live embeddings of unchanged tools.
 
@@ -93,6 +94,7 @@ def build_index(
                 toolkit_name=catalog.toolkits[t.toolkit].name,
                 usage=usage.get(t.point_id),
                 document_format=document_format(views),
+                runtime=runtime,
             ),
         )
 

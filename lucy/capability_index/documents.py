@@ -78,6 +78,7 @@ def to_payload(
     toolkit_name: str | None = None,
     usage: dict[str, Any] | None = None,
     document_format: str = DOCUMENT_FORMAT,
+    runtime: str | None = None,
 ) -> dict[str, Any]:
     """Everything needed to answer a request without the catalog; flags as 0/1 integers.
     ``usage`` (calls, successes), when the tool has been used, feeds its usage prior."""
@@ -101,6 +102,8 @@ def to_payload(
     }
     if usage is not None:
         payload["usage"] = usage
+    if runtime is not None:
+        payload["runtime"] = runtime  # what ran the model (torch, onnx, ...), for the record
     return payload
 
 

@@ -38,13 +38,14 @@ BUNDLED_MODEL_ID = "bundled:all-MiniLM-L6-v2"  # ``model_id`` of the bundled mod
 
 
 def embedder_id(model: str | None, backend: Backend) -> str:
-    """What an index records as the model of its vectors: the model, and the runtime unless
-    it is torch (so indexes built before there was a choice keep their id); for int8, the
-    instruction set it was quantised for too."""
+    """What an index records as the model of its vectors, the id queries must match: the model
+    for torch and its ONNX export (the same weights and graph: vectors equal to about 1e-7,
+    so either may search an index the other built), and for int8 the quantised model with the
+    instruction set it was quantised for (other vectors)."""
     base = BUNDLED_MODEL_ID if model is None else model
     if backend == "onnx-int8":  # the quantisation differs by CPU, and so do the vectors
         return f"{base}+{backend}-{int8_config()}"
-    return base if backend == "torch" else f"{base}+{backend}"
+    return base
 
 
 def bundled_model_path() -> str:

@@ -260,17 +260,24 @@ class CapabilityIndex:
             before_live=before_live,
             in_use=self.serving.in_use,
             views=self.settings.document_views,
+            runtime=self._runtime(),
         )
         with self._lock:
             self._view = None
         return report
 
+    def _runtime(self) -> str | None:
+        embedder = self.embedder
+        return embedder.backend if isinstance(embedder, SentenceTransformerEmbedder) else None
+
     def status(self) -> dict[str, Any]:
         live = self.store.live()
         snapshot = self.snapshots.get(live) if live else None
         providers: dict[str, int] = {}
+        runtimes: set[str] = set()
         for payload in snapshot.by_id.values() if snapshot else ():
             providers[payload["provider"]] = providers.get(payload["provider"], 0) + 1
+            runtimes.add(payload.get("runtime", "torch"))  # before there was a choice: torch
         return {
             "live_version": live,
             "backend": "qdrant-server" if self.settings.qdrant_url else "qdrant-edge",
@@ -281,6 +288,9 @@ class CapabilityIndex:
             "catalog_tools": len(self.catalog.tools),
             "catalog_toolkits": len(self.catalog.toolkits),
             "embedder": self.embedder.model_id,
+            "embedding_backend": self._runtime(),
+            "index_embedders": sorted(snapshot.embedders) if snapshot else [],
+            "index_runtimes": sorted(runtimes),
         }
 
     # -- reads ----------------------------------------------------------------------------
