@@ -30,8 +30,9 @@ unit: install  ## installs the npm MCP reference servers the tests run (once, in
 
 test: lint typecheck unit  ## everything CI runs
 
-bench: install  ## retrieval latency, build time, peak memory at 1k and 10k tools; planner overhead; provider faults; cache replay
+bench: install  ## retrieval latency, build time, peak memory at 1k and 10k tools (torch beside onnx); first start; planner overhead; provider faults; cache replay
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench_retrieval.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/first_start.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench_planner.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/provider_faults.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/cache_replay.py
