@@ -5,6 +5,7 @@ runtime than the one that built it is refused, and `lucy serve` would rebuild it
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,11 @@ def test_exports_are_made_once_into_the_cache(tmp_path: Path, torch_embedder) ->
     files = sorted(p.name for p in cache.glob("*/onnx/*.onnx"))
     assert files == sorted([Path(FP32_FILE).name, Path(int8_file(int8_config())).name])
     assert not list(cache.glob(".export-*")) and not list(cache.glob(".quantise-*"))
+    changed = tmp_path / "model"  # other weights at the same path: another export folder
+    shutil.copytree(bundled_model_path(), changed)
+    before = export_dir(str(changed), cache)
+    (changed / "config.json").write_text((changed / "config.json").read_text() + "\n")
+    assert export_dir(str(changed), cache) != before
     stamp = {p: p.stat().st_mtime_ns for p in cache.glob("*/onnx/*.onnx")}
     again = SentenceTransformerEmbedder(threads=2, backend="onnx-int8", export_cache=cache)
     assert {p: p.stat().st_mtime_ns for p in cache.glob("*/onnx/*.onnx")} == stamp

@@ -1,7 +1,7 @@
 """ONNX exports of a sentence-transformers model, made locally at first use and cached.
 
 The export is sentence-transformers' own (``backend="onnx"`` through optimum), run from the
-model's local files: nothing is downloaded. It lands in ``<cache>/<digest of the source>/``
+model's local files: nothing is downloaded. It lands in ``<cache>/<digest of the source's files>/``
 as a whole sentence-transformers folder (tokenizer, pooling, ``onnx/model.onnx``), written to
 a temporary folder and renamed into place, under a file lock, so two processes starting at
 once export it once and neither sees half a folder. The int8 variant is ORT's dynamic
@@ -39,7 +39,17 @@ def int8_file(config: str) -> str:
 
 
 def export_dir(source: str, cache: Path) -> Path:
-    return cache / hashlib.sha256(source.encode()).hexdigest()[:16]
+    """The export's folder: named by the source and, for a local model, every file's path,
+    size and modification time, so new weights at the same path get a new export."""
+    digest = hashlib.sha256(source.encode())
+    folder = Path(source)
+    if folder.is_dir():
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            stat = path.stat()
+            digest.update(
+                f"\0{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+            )
+    return cache / digest.hexdigest()[:16]
 
 
 def ensure_export(source: str, cache: Path, backend: Backend, load: Any) -> tuple[Path, str]:
