@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from lucy.capability_index.build import BuildReport, Progress, build_index
@@ -327,7 +328,9 @@ class CapabilityIndex:
         """``retrieve`` for the event loop: the query's texts are embedded together with
         concurrent requests' (``query_batcher``); the connection read, search and re-scoring,
         which may block, run on a worker thread."""
-        text, k, restrict = self._checked(query, workspace_id, user_id, k, toolkits)
+        checked = partial(self._checked, query, workspace_id, user_id, k, toolkits)
+        # checking named toolkits reads the live version's toolkits (the store): off the loop
+        text, top_k, restrict = checked() if toolkits is None else await asyncio.to_thread(checked)
         plan = self.retriever.plan(text)
         started = time.perf_counter()
         vectors = await self.query_batcher.encode(plan.inputs)
@@ -335,7 +338,7 @@ class CapabilityIndex:
 
         def rank() -> RetrievalResult:
             scope = RetrievalScope(self.connections.toolkits(workspace_id, user_id), restrict)
-            return self.retriever.rank(plan, vectors, scope, k, embed_seconds=embed_seconds)
+            return self.retriever.rank(plan, vectors, scope, top_k, embed_seconds=embed_seconds)
 
         return await asyncio.to_thread(rank)
 
