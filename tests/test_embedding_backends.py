@@ -40,7 +40,7 @@ def _cosines(a: list[list[float]], b: list[list[float]]) -> np.ndarray:
     return np.sum(np.asarray(a) * np.asarray(b), axis=1)
 
 
-def test_onnx_gives_the_torch_vectors(tmp_path: Path, torch_embedder) -> None:
+def test_onnx_gives_the_torch_vectors(torch_embedder) -> None:
     embedder = SentenceTransformerEmbedder(
         threads=2, backend="onnx", export_cache=Path(os.environ["LUCY_MODEL_CACHE_DIR"])
     )

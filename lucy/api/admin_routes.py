@@ -24,7 +24,10 @@ class IndexStatus(BaseModel):
     tools_by_provider: dict[str, int]
     catalog_tools: int = Field(description="Tools of the local catalog.")
     catalog_toolkits: int
-    embedder: str = Field(description="The embedding model's id.")
+    embedder: str = Field(description="The id of the model this process embeds queries with.")
+    embedding_backend: str | None = Field(description="This process's runtime of the model.")
+    index_embedders: list[str] = Field(description="The model ids the live version recorded.")
+    index_runtimes: list[str] = Field(description="The runtimes that embedded the live version.")
 
 
 @router.get("/v1/index", response_model=IndexStatus, tags=["index"])

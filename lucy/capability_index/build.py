@@ -66,6 +66,7 @@ def build_index(
     if not tools:
         raise IndexBuildError("the catalog has no tools")
     previous = store.live()
+    recipe_name = document_format(views)
     texts = [render_document(t, catalog.toolkits[t.toolkit].name) for t in tools]
     # stored vectors to reuse, as float32 arrays (a tenth of a list of floats' memory)
     reusable: dict[str, np.ndarray] = {}
@@ -73,7 +74,7 @@ def build_index(
     if previous is not None:
         hashes = {t.point_id: t.content_hash for t in tools}
         recipe = ("content_hash", "embedder", "document_format")
-        made_now = [embedder.model_id, document_format(views)]
+        made_now = [embedder.model_id, recipe_name]
         ids = list(hashes)
         for start in range(0, len(ids), _EMBED_CHUNK):  # a chunk of old points at a time
             for old in store.fetch(previous, ids[start : start + _EMBED_CHUNK]):
@@ -96,7 +97,7 @@ def build_index(
                 embedder_id=embedder.model_id,
                 toolkit_name=catalog.toolkits[t.toolkit].name,
                 usage=usage.get(t.point_id),
-                document_format=document_format(views),
+                document_format=recipe_name,
                 runtime=runtime,
             ),
         )

@@ -215,9 +215,10 @@ class SentenceTransformerEmbedder:
         out: list[list[float]] = [[] for _ in texts]
         # int8: ONNX Runtime quantises activations per call, so a text's vector would
         # depend on the others in its batch; one text per call keeps it its own
-        groups = [[i] for i in range(len(texts))] if self.backend == "onnx-int8" else None
+        int8 = self.backend == "onnx-int8"
+        groups = [[i] for i in range(len(texts))] if int8 else length_groups(texts)
         with self._model_lock:
-            for group in groups or length_groups(texts):
+            for group in groups:
                 rows = self._model.encode(
                     [texts[i] for i in group],
                     normalize_embeddings=True,

@@ -14,6 +14,7 @@ import hashlib
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ from filelock import FileLock
 from lucy.settings import Backend
 
 FP32_FILE = "onnx/model.onnx"
+Loader = Callable[[str, str | None], Any]
+"""``load(path, file_name)``: a sentence-transformers model on the ONNX backend (a None file
+name exports the model first)."""
 
 
 def int8_config() -> str:
@@ -52,10 +56,9 @@ def export_dir(source: str, cache: Path) -> Path:
     return cache / digest.hexdigest()[:16]
 
 
-def ensure_export(source: str, cache: Path, backend: Backend, load: Any) -> tuple[Path, str]:
+def ensure_export(source: str, cache: Path, backend: Backend, load: Loader) -> tuple[Path, str]:
     """The folder and ONNX file name for ``backend`` (``onnx`` or ``onnx-int8``), exporting
-    (and quantising) ``source`` first if the cache lacks it. ``load(path, file_name)`` opens
-    a sentence-transformers model with the ONNX backend."""
+    (and quantising) ``source`` first if the cache lacks it."""
     target = export_dir(source, cache)
     cache.mkdir(parents=True, exist_ok=True)
     file_name = FP32_FILE if backend == "onnx" else int8_file(int8_config())
@@ -69,7 +72,7 @@ def ensure_export(source: str, cache: Path, backend: Backend, load: Any) -> tupl
     return target, file_name
 
 
-def _export_fp32(source: str, target: Path, load: Any) -> None:
+def _export_fp32(source: str, target: Path, load: Loader) -> None:
     with warnings.catch_warnings():  # the exporters' deprecation notices: nothing to act on
         warnings.simplefilter("ignore")
         model = load(source, None)  # no ONNX file in the source: sentence-transformers exports
@@ -97,7 +100,7 @@ def _drop_scratch(model: Any) -> None:
             scratch.cleanup()
 
 
-def _quantise(target: Path, file_name: str, load: Any) -> None:
+def _quantise(target: Path, file_name: str, load: Loader) -> None:
     from sentence_transformers import export_dynamic_quantized_onnx_model
 
     model = load(str(target), FP32_FILE)

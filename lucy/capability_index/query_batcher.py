@@ -33,8 +33,7 @@ class QueryBatcher:
         self._pending: list[tuple[list[str], asyncio.Future[Vectors]]] = []
         self._drain: asyncio.Task[None] | None = None
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="lucy-embed")
-        self.batches = 0  # model calls made, for tests and benchmarks
-        self.texts = 0
+        self.batches = 0  # model calls made (tests read it)
 
     async def encode(self, texts: Sequence[str]) -> Vectors:
         """The vectors of ``texts``, in order, embedded together with concurrent callers'."""
@@ -58,7 +57,6 @@ class QueryBatcher:
             batch, self._pending = self._pending, []
             flat = [text for texts, _ in batch for text in texts]
             self.batches += 1
-            self.texts += len(flat)
             try:
                 vectors = await loop.run_in_executor(self._thread, self._encode, flat)
             except Exception as exc:  # every caller of this batch sees the model's error
